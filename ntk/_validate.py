@@ -1,0 +1,93 @@
+"""Input validation shared by the public API: clear messages that say what to change."""
+from __future__ import annotations
+
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3  # bytes; a request estimated above this raises ValueError
+
+
+def is_tracer(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer() and value > 0:
+            return int(value)
+        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value}. Use a value >= 1.")
+    return int(value)
+
+
+def check_positive_float(value, name: str, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}.")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}.")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value}.")
+    return value
+
+
+def check_inputs(x, name: str = "x", *, ndim: int = 2):
+    """Validate a data array of shape (n, d): non-empty, finite, numeric. Returns a jax array."""
+    if x is None:
+        raise ValueError(f"{name} is None; pass an array of shape (n, d).")
+    if is_tracer(x):
+        if x.ndim != ndim:
+            raise ValueError(f"{name} must have {ndim} dimensions (n, d), got shape {x.shape}.")
+        return x
+    try:
+        arr = jnp.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}: {e}") from None
+    if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
+        raise TypeError(f"{name} must be a numeric (float) array, got dtype {arr.dtype}.")
+    if jnp.issubdtype(arr.dtype, jnp.integer):
+        arr = arr.astype(jnp.result_type(float))
+    if arr.ndim != ndim:
+        hint = " Reshape a single point to (1, d) or a 1-D feature to (n, 1)." if ndim == 2 else ""
+        raise ValueError(f"{name} must have {ndim} dimensions (n, d), got shape {arr.shape}.{hint}")
+    if arr.size == 0 or arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one point.")
+    if not bool(jnp.all(jnp.isfinite(arr))):
+        bad = int(jnp.sum(~jnp.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN/inf value(s); clean or drop those points first.")
+    return arr
+
+
+def check_pair(x1, x2):
+    x1 = check_inputs(x1, "x1")
+    if x2 is not None:
+        x2 = check_inputs(x2, "x2")
+        if x1.shape[1:] != x2.shape[1:]:
+            raise ValueError(
+                f"x1 and x2 must have the same feature size, got x1 {x1.shape} and x2 {x2.shape}."
+            )
+    return x1, x2
+
+
+def check_memory(estimate_bytes: float, budget: float | None, what: str, suggestion: str):
+    if budget is None:
+        return
+    if estimate_bytes > budget:
+        raise ValueError(
+            f"{what} needs an estimated {format_bytes(estimate_bytes)}, above the memory budget of "
+            f"{format_bytes(budget)}. {suggestion}"
+        )
+
+
+def format_bytes(n: float) -> str:
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"

@@ -1,0 +1,170 @@
+"""Fully-connected architectures that know their finite init/apply and their infinite-width limit.
+
+An `MLP` with widths [w1, ..., wL] is L hidden layers Dense -> activation, then a Dense readout
+to `out_dim`. Dense layers follow neural-tangents' `stax.Dense` conventions exactly:
+
+* NTK parameterization:   z = W_std / sqrt(fan_in) * (x @ W) + b_std * b,   W, b ~ N(0, 1)
+* standard parameterization: z = x @ W + b,  W ~ N(0, W_std^2 / fan_in),  b ~ N(0, b_std^2)
+
+Parameters are a list of per-layer tuples (W, b), W of shape (fan_in, fan_out), b of (fan_out,).
+"""
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from . import _validate as V
+from .activations import Activation, get_activation
+
+Params = list  # [(W, b), ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class MLP:
+    """A fully-connected network: `len(widths)` Dense->activation blocks and a Dense readout.
+
+    Hashable and immutable, so it can be a static argument of `jax.jit`.
+    """
+
+    widths: tuple
+    out_dim: int
+    activation: Activation
+    W_std: float
+    b_std: float
+    parameterization: str
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths)
+
+    def layer_sizes(self, in_dim: int) -> list[tuple[int, int]]:
+        dims = [in_dim, *self.widths, self.out_dim]
+        return list(zip(dims[:-1], dims[1:]))
+
+    def num_params(self, in_dim: int) -> int:
+        return sum(a * b + b for a, b in self.layer_sizes(in_dim))
+
+    def init(self, key, in_dim: int, dtype=None) -> Params:
+        """Sample parameters; `key` is an explicit `jax.random` key. Returns [(W, b), ...]."""
+        in_dim = V.check_positive_int(in_dim, "in_dim")
+        if not (isinstance(key, jax.Array) or hasattr(key, "shape")):
+            raise TypeError(
+                "init needs an explicit jax.random key, e.g. net.init(jax.random.PRNGKey(0), in_dim)."
+            )
+        dtype = dtype or jnp.result_type(float)
+        params = []
+        for fan_in, fan_out in self.layer_sizes(in_dim):
+            key, kw, kb = jax.random.split(key, 3)
+            W = jax.random.normal(kw, (fan_in, fan_out), dtype)
+            b = jax.random.normal(kb, (fan_out,), dtype)
+            if self.parameterization == "standard":
+                W = W * (self.W_std / jnp.sqrt(fan_in)).astype(dtype)
+                b = b * jnp.asarray(self.b_std, dtype)
+            params.append((W, b))
+        return params
+
+    def _scales(self, fan_in: int):
+        """(weight multiplier, bias multiplier) applied in the forward pass."""
+        if self.parameterization == "ntk":
+            return self.W_std / (fan_in**0.5), self.b_std
+        return 1.0, 1.0
+
+    def _check_params(self, params, x):
+        if len(params) != self.depth + 1:
+            raise ValueError(
+                f"params has {len(params)} layers but this network has {self.depth + 1} Dense layers; "
+                "create params with net.init(key, in_dim)."
+            )
+        W0 = params[0][0]
+        if x.shape[-1] != W0.shape[0]:
+            raise ValueError(
+                f"x has {x.shape[-1]} features but the network was initialised for in_dim={W0.shape[0]}."
+            )
+
+    def apply(self, params: Params, x) -> jnp.ndarray:
+        """f(params, x): x of shape (n, in_dim) -> outputs (n, out_dim)."""
+        if not V.is_tracer(x):
+            x = V.check_inputs(x, "x")
+        self._check_params(params, x)
+        h = x
+        for i, (W, b) in enumerate(params):
+            sw, sb = self._scales(W.shape[0])
+            h = sw * (h @ W) + sb * b
+            if i < self.depth:
+                h = self.activation.fn(h)
+        return h
+
+    def forward_with_cache(self, params: Params, x):
+        """Forward pass returning (output, [inputs of each Dense], [pre-activations])."""
+        h = x
+        inputs, pre = [], []
+        for i, (W, b) in enumerate(params):
+            inputs.append(h)
+            sw, sb = self._scales(W.shape[0])
+            z = sw * (h @ W) + sb * b
+            pre.append(z)
+            h = self.activation.fn(z) if i < self.depth else z
+        return h, inputs, pre
+
+    def __repr__(self):
+        return (
+            f"MLP(widths={list(self.widths)}, out_dim={self.out_dim}, activation={self.activation.name!r}"
+            f"{'' if not self.activation.params else ' ' + str(dict(self.activation.params))}, "
+            f"W_std={self.W_std}, b_std={self.b_std}, parameterization={self.parameterization!r})"
+        )
+
+
+def mlp(
+    widths: Sequence[int] | int = (512, 512),
+    out_dim: int = 1,
+    activation: Any = "relu",
+    W_std: float = 1.0,
+    b_std: float = 0.0,
+    parameterization: str = "ntk",
+    depth: int | None = None,
+) -> MLP:
+    """Build a fully-connected network.
+
+    Args:
+      widths: hidden widths [w1, ..., wL] (an int with `depth` means `depth` layers of that width).
+      out_dim: number of outputs of the Dense readout.
+      activation: name ("relu", "erf", "gelu", "abs", "sin", "identity", "tanh", "softplus",
+        "silu"), ("leaky_relu", {"alpha": a}) or any elementwise callable.
+      W_std, b_std: weight and bias standard deviations (see module docstring).
+      parameterization: "ntk" or "standard".
+    """
+    if isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
+        if depth is None:
+            depth = 1
+        depth = V.check_positive_int(depth, "depth")
+        widths = [widths] * depth
+    try:
+        widths = list(widths)
+    except TypeError:
+        raise TypeError(f"widths must be a list of positive integers, got {widths!r}.") from None
+    if len(widths) == 0:
+        raise ValueError("widths is empty: a network needs at least one hidden layer (depth >= 1).")
+    if depth is not None and depth != len(widths):
+        raise ValueError(f"depth={depth} does not match len(widths)={len(widths)}.")
+    widths = tuple(V.check_positive_int(w, f"widths[{i}]") for i, w in enumerate(widths))
+    out_dim = V.check_positive_int(out_dim, "out_dim")
+    W_std = V.check_positive_float(W_std, "W_std")
+    b_std = V.check_positive_float(b_std, "b_std", allow_zero=True)
+    if parameterization not in ("ntk", "standard"):
+        raise ValueError(f"parameterization must be 'ntk' or 'standard', got {parameterization!r}.")
+    return MLP(widths, out_dim, get_activation(activation), W_std, b_std, parameterization)
+
+
+def as_apply_fn(net_or_fn):
+    """Return (apply_fn, net or None) for an `MLP` or a plain `apply(params, x)` callable."""
+    if isinstance(net_or_fn, MLP):
+        return net_or_fn.apply, net_or_fn
+    if callable(net_or_fn):
+        return net_or_fn, None
+    raise TypeError(
+        f"Expected an ntk network (ntk.mlp(...)) or a function apply(params, x), got {net_or_fn!r}."
+    )
