@@ -1,5 +1,31 @@
-"""ntk: Neural Tangent Kernel analysis and visualization on current JAX."""
-from .activations import Activation, get_activation
-from .empirical import empirical_ntk, estimate_cost
+"""ntk: Neural Tangent Kernel analysis and visualization on current JAX.
+
+    import ntk
+    net = ntk.mlp(widths=[512, 512], out_dim=1, activation="relu", W_std=1.5, b_std=0.05)
+    params = net.init(jax.random.PRNGKey(0), in_dim)
+    k = ntk.infinite_kernel(net, x1)           # k.nngp, k.ntk
+    theta = ntk.empirical_ntk(net, params, x1)
+    f_lin = ntk.linearize(net.apply, params)
+
+`import ntk` does not enable x64, import streamlit or compile anything.
+"""
+from . import activations, data, dynamics, empirical, experiments, infinite, linearize as _lin_mod, nets
+from .activations import ACTIVATION_NAMES, Activation, get_activation
+from .dynamics import (TrainResult, ensemble_mse, gp_inference, gradient_descent_mse,
+                       max_learning_rate, train)
+from .empirical import empirical_ntk, estimate_cost, ntk_fn
+from .experiments import SweepResult, fit_loglog_slope, kernel_error, width_sweep
 from .infinite import Kernel, infinite_kernel
+from .linearize import linearize, taylor_expand
 from .nets import MLP, mlp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATION_NAMES", "Activation", "Kernel", "MLP", "SweepResult", "TrainResult",
+    "activations", "data", "dynamics", "empirical", "empirical_ntk", "ensemble_mse",
+    "estimate_cost", "experiments", "fit_loglog_slope", "get_activation", "gp_inference",
+    "gradient_descent_mse", "infinite", "infinite_kernel", "kernel_error", "linearize",
+    "max_learning_rate", "mlp", "nets", "ntk_fn", "taylor_expand", "train", "width_sweep",
+]
+del _lin_mod
