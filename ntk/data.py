@@ -107,7 +107,7 @@ def spirals(n_train: int = 64, n_test: int = 256, noise: float = 0.05, turns: fl
     return Dataset(x.astype(dtype), y.astype(dtype), xt.astype(dtype), yt.astype(dtype))
 
 
-def digits(n_train: int = 200, n_test: int = 200, classes=(0, 1), seed: int = 0,
+def digits(n_train: int = 150, n_test: int = 150, classes=(0, 1), seed: int = 0,
            one_hot: bool = False, dtype=np.float32) -> Dataset:
     """scikit-learn's bundled 8x8 digits (offline), standardized features, 64 dimensions.
 

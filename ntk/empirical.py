@@ -180,10 +180,11 @@ def _generic_jit(apply_fn, method, trace, chunk, same):
     return jax.jit(fn)
 
 
-def _choose_method(net, params, n1, n2, trace, itemsize, budget):
+def _choose_method(net, apply_fn, params, n1, n2, in_dim, trace, itemsize, budget):
     if net is not None:
         return "structured"
-    _, mem = estimate_cost(net, params, n1, n2, "jacobian", trace, itemsize=itemsize)
+    _, mem = estimate_cost(apply_fn, params, n1, n2, "jacobian", trace, in_dim=in_dim,
+                           itemsize=itemsize)
     if budget is None or mem <= budget:
         return "jacobian"
     return "ntvp"
@@ -230,7 +231,8 @@ def empirical_ntk(net_or_fn, params, x1, x2=None, method: str = "auto", trace: b
     b1 = n1 if batch_size is None else min(V.check_positive_int(batch_size, "batch_size"), n1)
     b2 = n2 if batch_size is None else min(batch_size, n2)
     if method == "auto":
-        method = _choose_method(net, params, b1, b2, trace, itemsize, memory_budget)
+        method = _choose_method(net, apply_fn, params, b1, b2, x1.shape[1], trace, itemsize,
+                                memory_budget)
     k = net.out_dim if net is not None else _out_dim(apply_fn, params, x1)
     chunk = None
     if method == "ntvp":

@@ -12,7 +12,7 @@ Recursion for an `MLP` (layer l = 1..L hidden, L+1 readout), on inputs x, x' of 
 with W = W_std, b = b_std and n_l the width of layer l; this is neural-tangents' `stax.Dense`
 convention. Correlations are clipped to [-1, 1] and snapped to exactly 1 within a few ulps, so
 identical inputs give an exact diagonal; zero-variance inputs (zero input with b_std = 0) take
-their correct limit (correlation set to 0), never NaN.
+their limit (correlation 1 between two zero inputs, 0 against others), never NaN.
 """
 from __future__ import annotations
 
@@ -49,7 +49,11 @@ def _safe_rho(c, q1, q2):
     eps = 16 * jnp.finfo(dtype).eps
     rho = jnp.where(rho > 1 - eps, 1.0, rho)
     rho = jnp.where(rho < -1 + eps, -1.0, rho)
-    return jnp.where(zero, 0.0, rho)
+    # Zero variance (zero input, b_std = 0): two such inputs are identical (rho = 1); against a
+    # non-zero input the correlation is undefined and rho = 0 gives the limit averaged over
+    # directions (e.g. E[relu'relu'] -> 1/4), never NaN.
+    both = (q1 <= 0) & (q2 <= 0)
+    return jnp.where(both, 1.0, jnp.where(zero, 0.0, rho))
 
 
 def _recursion(net: MLP, x1, x2, degree, get_ntk: bool):
