@@ -3,12 +3,13 @@
 # Included by the top-level Makefile; `make test` depends on it through TEST_DEPS, so a failed
 # build fails `make test` (and CI) instead of silently skipping the reference tests.
 #
-#   make venv-ref     build/refresh .venv-ref (no-op while requirements-reference.txt is unchanged)
+#   make venv-ref     build/refresh .venv-ref (no-op while its inputs are unchanged)
 #   make clean-ref    remove it
 #
-# The venv is rebuilt from scratch whenever requirements-reference.txt changes, and installed with
-# --no-deps: requirements-reference.txt is the complete, exact closure (NT's declared tensorflow /
-# tf2jax requirements are intentionally left out and stubbed by tests/reference/nt_import.py).
+# The venv is rebuilt from scratch whenever requirements-reference.txt (or this file) changes, and
+# installed with --no-deps: requirements-reference.txt is the complete, exact closure (NT's declared
+# tensorflow / tf2jax requirements are intentionally left out; tests/reference/nt_import.py stubs
+# the one NT module that needs them).  The build ends with an import smoke test.
 
 # jaxlib 0.4.25 has wheels for CPython 3.9-3.12 only; prefer 3.11 when it exists.
 REF_PY ?= $(shell command -v python3.11 2>/dev/null || echo python3)
@@ -19,7 +20,7 @@ REF_STAMP := $(REF_VENV)/.installed
 .PHONY: venv-ref clean-ref
 venv-ref: $(REF_STAMP)
 
-$(REF_STAMP): requirements-reference.txt
+$(REF_STAMP): requirements-reference.txt mk/reference.mk
 	@echo "[reference] building $(REF_VENV) with $(REF_PY)"
 	@$(REF_PY) -c 'import sys; v = sys.version_info[:2]; \
 	  sys.exit(0 if (3, 9) <= v <= (3, 12) else \

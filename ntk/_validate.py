@@ -37,7 +37,11 @@ def check_positive_float(value, name: str, allow_zero: bool = False) -> float:
 
 
 def check_inputs(x, name: str = "x", *, ndim: int = 2):
-    """Validate a data array of shape (n, d): non-empty, finite, numeric. Returns a jax array."""
+    """Validate a data array of shape (n, d): non-empty, finite, numeric. Returns a jax array.
+
+    Checks run in numpy on concrete values (so they also work for constants closed over inside a
+    `jax.jit` trace); traced values only get their shape checked.
+    """
     if x is None:
         raise ValueError(f"{name} is None; pass an array of shape (n, d).")
     if is_tracer(x):
@@ -45,22 +49,24 @@ def check_inputs(x, name: str = "x", *, ndim: int = 2):
             raise ValueError(f"{name} must have {ndim} dimensions (n, d), got shape {x.shape}.")
         return x
     try:
-        arr = jnp.asarray(x)
+        arr = np.asarray(x)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}: {e}") from None
-    if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{name} must be a numeric (float) array, got dtype {arr.dtype}.")
-    if jnp.issubdtype(arr.dtype, jnp.integer):
-        arr = arr.astype(jnp.result_type(float))
     if arr.ndim != ndim:
         hint = " Reshape a single point to (1, d) or a 1-D feature to (n, 1)." if ndim == 2 else ""
         raise ValueError(f"{name} must have {ndim} dimensions (n, d), got shape {arr.shape}.{hint}")
     if arr.size == 0 or arr.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one point.")
-    if not bool(jnp.all(jnp.isfinite(arr))):
-        bad = int(jnp.sum(~jnp.isfinite(arr)))
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN/inf value(s); clean or drop those points first.")
-    return arr
+    if isinstance(x, jax.Array):
+        return x
+    if np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(jnp.result_type(float))
+    return jnp.asarray(arr)
 
 
 def check_pair(x1, x2):

@@ -296,37 +296,53 @@ def _tree_sub(a, b):
 
 
 @functools.lru_cache(maxsize=32)
-def _make_runner(apply_fn, opt, linearized: bool):
-    """Jitted `run(state, n, x, y)` doing n full-batch steps of the net and of its linearization.
+def _make_runner(apply_fn, opt, linearized: bool, network: bool = True, fspace=None):
+    """Jitted `run(state, n, params0, x, y, theta)`: n full-batch steps of the net and/or its
+    linearization. state = (params, opt_state, lin_params, lin_opt_state, f_lin_train, w).
 
-    The linear model is linearized once per call (jax.linearize at theta0 on the training set):
-    the loop body only evaluates the stored linear map and its transpose, never re-traces a jvp.
+    The linear model is linearized once per call, outside the loop (residuals of f at theta0 are
+    stored), so the loop body never re-traces a jvp. Its gradient is J^T r / N (one VJP at theta0).
+    With `fspace = (lr, momentum)` (plain SGD / heavy-ball momentum, which are linear in the
+    gradients) the train-set outputs are advanced in function space, J u = -lr (Theta r / N + m J v),
+    with the precomputed kernel `theta` (nk x nk) instead of a JVP per step; otherwise f_lin on the
+    train set is a JVP of the parameter change. `network=False` steps only the linear model.
     """
 
-    def run(state, n, params0, x, y):
-        p, o, pl, ol = state
+    def run(state, n, params0, x, y, theta):
+        p, o, pl, ol, fl, wl = state
+        N = y.size
 
         def net_loss(q):
             return _mse(apply_fn(q, x), y)
 
         if linearized:
-            f0, jvp_lin = jax.linearize(lambda q: apply_fn(q, x), params0)
-            vjp_lin = jax.linear_transpose(jvp_lin, params0)
-            N = y.size
+            if fspace is None:
+                f0, jvp_lin = jax.linearize(lambda q: apply_fn(q, x), params0)
+                vjp_lin = jax.linear_transpose(jvp_lin, params0)
+            else:
+                _, vjp_lin = jax.vjp(lambda q: apply_fn(q, x), params0)
+                lr, m = fspace
 
         def body(_, s):
-            p, o, pl, ol = s
-            g = jax.grad(net_loss)(p)
-            upd, o = opt.update(g, o, p)
-            p = optax.apply_updates(p, upd)
+            p, o, pl, ol, fl, wl = s
+            if network:
+                g = jax.grad(net_loss)(p)
+                upd, o = opt.update(g, o, p)
+                p = optax.apply_updates(p, upd)
             if linearized:
-                r = f0 + jvp_lin(_tree_sub(pl, params0)) - y
+                if fspace is None:
+                    r = f0 + jvp_lin(_tree_sub(pl, params0)) - y
+                else:
+                    r = fl - y
                 (gl,) = vjp_lin(r / N)
                 updl, ol = opt.update(gl, ol, pl)
                 pl = optax.apply_updates(pl, updl)
-            return p, o, pl, ol
+                if fspace is not None:
+                    wl = (theta @ r.reshape(-1)).reshape(r.shape) / N + m * wl
+                    fl = fl - lr * wl
+            return p, o, pl, ol, fl, wl
 
-        return jax.lax.fori_loop(0, n, body, (p, o, pl, ol))
+        return jax.lax.fori_loop(0, n, body, (p, o, pl, ol, fl, wl))
 
     return jax.jit(run)
 
@@ -415,9 +431,17 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     rsteps = _record_steps(steps, record_every, record_steps)
-    runner = _make_runner(apply_fn, opt, linearized)
+    fspace, theta_full = None, jnp.zeros((1, 1), y_train.dtype)
+    if linearized and net is not None and opt_name in ("sgd", "gd", "momentum"):
+        # Linear optimizers: advance the linear model's train outputs in function space.
+        fspace = (lr, momentum if opt_name == "momentum" else 0.0)
+        th = empirical_ntk(net, params0, x_train, trace=False)  # (n, n, k, k)
+        n_, k_ = y_train.shape
+        theta_full = jnp.transpose(th, (0, 2, 1, 3)).reshape(n_ * k_, n_ * k_).astype(y_train.dtype)
+    runner = _make_runner(apply_fn, opt, linearized, True, fspace)
     evaluator = _make_evaluator(apply_fn, linearized)
-    state = (params0, opt.init(params0), params0, opt.init(params0))
+    f_init = apply_fn(params0, x_train).astype(y_train.dtype)
+    state = (params0, opt.init(params0), params0, opt.init(params0), f_init, jnp.zeros_like(f_init))
     norm0 = float(_tree_norm(params0)) or 1.0
 
     rec = {k: [] for k in ("steps", "lt", "lte", "ft", "fte", "wc", "llt", "llte", "lft", "lfte",
@@ -428,9 +452,9 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
     for target in rsteps:
         n = int(target - current)
         if n > 0:
-            state = runner(state, jnp.asarray(n), params0, x_train, y_train)
+            state = runner(state, jnp.asarray(n), params0, x_train, y_train, theta_full)
             current = int(target)
-        p, _, pl, _ = state
+        p, _, pl, _, _, _ = state
         ft, lft = evaluator(p, pl, params0, x_train)
         lt, llt = float(_mse(ft, y_train)), float(_mse(lft, y_train))
         if loss0 is None:
@@ -472,7 +496,7 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
     def arr(key):
         return np.asarray(rec[key]) if rec[key] else None
 
-    p, _, pl, _ = state
+    p, _, pl, _, _, _ = state
     return TrainResult(
         steps=np.asarray(rec["steps"], dtype=int), loss_train=np.asarray(rec["lt"]),
         loss_test=arr("lte"), f_train=arr("ft"), f_test=arr("fte"), weight_change=np.asarray(rec["wc"]),
