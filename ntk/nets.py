@@ -11,6 +11,7 @@ Parameters are a list of per-layer tuples (W, b), W of shape (fan_in, fan_out), 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 from typing import Any, Sequence
 
@@ -55,17 +56,8 @@ class MLP:
             raise TypeError(
                 "init needs an explicit jax.random key, e.g. net.init(jax.random.PRNGKey(0), in_dim)."
             )
-        dtype = dtype or jnp.result_type(float)
-        params = []
-        for fan_in, fan_out in self.layer_sizes(in_dim):
-            key, kw, kb = jax.random.split(key, 3)
-            W = jax.random.normal(kw, (fan_in, fan_out), dtype)
-            b = jax.random.normal(kb, (fan_out,), dtype)
-            if self.parameterization == "standard":
-                W = W * (self.W_std / jnp.sqrt(fan_in)).astype(dtype)
-                b = b * jnp.asarray(self.b_std, dtype)
-            params.append((W, b))
-        return params
+        dtype = jnp.dtype(dtype or jnp.result_type(float))
+        return list(_init_jit(self, in_dim, dtype, key))
 
     def _scales(self, fan_in: int):
         """(weight multiplier, bias multiplier) applied in the forward pass."""
@@ -116,6 +108,20 @@ class MLP:
             f"{'' if not self.activation.params else ' ' + str(dict(self.activation.params))}, "
             f"W_std={self.W_std}, b_std={self.b_std}, parameterization={self.parameterization!r})"
         )
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _init_jit(net: "MLP", in_dim: int, dtype, key):
+    params = []
+    for fan_in, fan_out in net.layer_sizes(in_dim):
+        key, kw, kb = jax.random.split(key, 3)
+        W = jax.random.normal(kw, (fan_in, fan_out), dtype)
+        b = jax.random.normal(kb, (fan_out,), dtype)
+        if net.parameterization == "standard":
+            W = W * jnp.asarray(net.W_std / fan_in**0.5, dtype)
+            b = b * jnp.asarray(net.b_std, dtype)
+        params.append((W, b))
+    return tuple(params)
 
 
 def mlp(
