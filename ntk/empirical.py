@@ -17,7 +17,6 @@ With out_dim = k > 1, `trace=True` returns the mean over output units, shape (n1
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -90,11 +89,11 @@ def _mlp_features(net: MLP, params, x):
     n, k = x.shape[0], net.out_dim
     D = jnp.broadcast_to(jnp.eye(k, dtype=x.dtype), (n, k, k))
     Ds = [D]
-    for l in range(net.depth - 1, -1, -1):
-        W = params[l + 1][0]
+    for layer in range(net.depth - 1, -1, -1):
+        W = params[layer + 1][0]
         sw, _ = net._scales(W.shape[0])
         D = jnp.einsum("nkw,vw->nkv", D, W) * sw
-        D = D * net.activation.derivative(pre[l])[:, None, :]
+        D = D * net.activation.derivative(pre[layer])[:, None, :]
         Ds.append(D)
     return inputs, Ds[::-1]
 
@@ -104,10 +103,10 @@ def _ntk_structured(net: MLP, params, x1, x2, trace):
     A2, D2 = (A1, D1) if x2 is None else _mlp_features(net, params, x2)
     k = net.out_dim
     out = None
-    for l, (W, _) in enumerate(params):
+    for i, (W, _) in enumerate(params):
         sw, sb = net._scales(W.shape[0])
-        g_in = (sw * sw) * (A1[l] @ A2[l].T) + sb * sb
-        d1, d2 = D1[l], D2[l]
+        g_in = (sw * sw) * (A1[i] @ A2[i].T) + sb * sb
+        d1, d2 = D1[i], D2[i]
         if trace:
             n1, n2 = d1.shape[0], d2.shape[0]
             g_out = d1.reshape(n1, -1) @ d2.reshape(n2, -1).T / k
@@ -283,5 +282,3 @@ def useful_flops_structured(net: MLP, n: int, in_dim: int) -> float:
     grams = sum(n * n * (a + k * b) for a, b in sizes)
     return 2.0 * (n * fwd + n * bwd + grams)
 
-
-del math

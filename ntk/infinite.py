@@ -72,7 +72,6 @@ def _recursion(net: MLP, x1, x2, degree, get_ntk: bool):
         T = K
     else:
         T = dot + 1.0
-    fan_in = d
     for width in net.widths:
         rho = _safe_rho(K, q1[:, None], q2[None, :])
         S = nngp_map(q1[:, None], q2[None, :], rho)
@@ -89,8 +88,6 @@ def _recursion(net: MLP, x1, x2, degree, get_ntk: bool):
         K = W2 * S + b2
         q1 = W2 * s1 + b2
         q2 = W2 * s2 + b2
-        fan_in = width
-    del fan_in
     return K, (T if get_ntk else None)
 
 

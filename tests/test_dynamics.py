@@ -144,7 +144,10 @@ def test_linearized_step_matches_plain_optax_sgd(problem):
     import optax
     ds, net, p0, *_ = problem
     f_lin = ntk.linearize(net.apply, p0)
-    loss = lambda p: 0.5 * jnp.mean((f_lin(p, ds.x_train) - ds.y_train) ** 2)
+
+    def loss(p):
+        return 0.5 * jnp.mean((f_lin(p, ds.x_train) - ds.y_train) ** 2)
+
     opt = optax.sgd(0.05)
     p, s = p0, opt.init(p0)
     for _ in range(7):

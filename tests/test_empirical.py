@@ -3,7 +3,6 @@ import itertools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 import ntk
@@ -27,7 +26,7 @@ def jacrev_reference(apply_fn, params, x1, x2):
         j = jax.jacrev(apply_fn)(params, x)
         leaves = jax.tree_util.tree_leaves(j)
         n, k = leaves[0].shape[:2]
-        return jnp.concatenate([l.reshape(n, k, -1) for l in leaves], axis=-1)
+        return jnp.concatenate([leaf.reshape(n, k, -1) for leaf in leaves], axis=-1)
 
     j1, j2 = flat_jac(x1), flat_jac(x2)
     return jnp.einsum("iap,jbp->ijab", j1, j2)

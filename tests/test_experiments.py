@@ -1,5 +1,4 @@
 """Width sweeps: the lazy-regime scaling law and the tidy-table plumbing."""
-import jax
 import numpy as np
 import pytest
 

@@ -1,0 +1,184 @@
+"""Paper presets: numbers are computed and behave as the papers say, figures and reprs are sane.
+
+Sizes are tiny (explicit size arguments), so these check the code path, not the paper's numbers.
+"""
+import math
+
+import jax
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+import ntk
+from ntk import presets
+
+
+def _check_result(r, name, n_figs):
+    assert isinstance(r, presets.PresetResult)
+    assert r.name == name and r.title == presets.PRESETS[name].title
+    assert len(r.figures) == n_figs
+    assert all(isinstance(f, go.Figure) and len(f.data) > 0 for f in r.figures.values())
+    assert r.numbers and all(isinstance(v, float) for v in r.numbers.values())
+    assert all(math.isfinite(v) for k, v in r.numbers.items() if "ci_" not in k), r.numbers
+    assert set(r.labels) >= set(r.numbers)
+    assert r.caption.startswith("Original") and len(r.caption) > 200
+    text = repr(r)
+    assert name in text and "numbers:" in text and len(text.splitlines()) > 3
+    assert all(len(row) == 3 for row in r.table())
+    assert r.elapsed_s > 0
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, done, total, desc):
+        assert 0 <= done <= total and isinstance(desc, str)
+        self.calls.append((done, total))
+
+
+def test_registry():
+    names = [p.name for p in presets.list_presets()]
+    assert names == ["jacot_fig1", "jacot_fig2", "lee2019", "nt_cookbook"]
+    assert "Jacot" in repr(presets.list_presets()[0])
+    with pytest.raises(ValueError, match="Unknown preset 'nope'.*jacot_fig1"):
+        presets.run("nope")
+
+
+def test_jacot_fig1():
+    rec = Recorder()
+    r = presets.jacot_fig1(widths=(32, 512), seeds=2, n_angles=21, train_time=20.0,
+                           progress=rec)
+    _check_result(r, "jacot_fig1", 1)
+    n = r.numbers
+    # Wider nets: closer to the limit at init and move less during training.
+    assert n["dev_init_w512"] < n["dev_init_w32"]
+    assert n["change_w512"] < n["change_w32"]
+    assert n["dev_init_w512"] < 0.2
+    assert rec.calls[-1][0] == rec.calls[-1][1] == 4
+    # The infinite curve equals ntk.infinite_kernel at x0 vs the circle; peak at gamma = 0.
+    d = r.data
+    net = ntk.mlp([32] * 3, 1, "relu", 1.0, 0.1)
+    k = np.asarray(ntk.infinite_kernel(net, np.array([[1.0, 0.0]]),
+                                       ntk.data.circle_points(d["gamma"]), get="ntk").ntk)[0]
+    np.testing.assert_allclose(d["k_inf"], k, rtol=1e-5)
+    assert np.argmax(d["k_inf"]) == len(d["gamma"]) // 2
+    # 2 widths x 2 seeds x (init, trained) + the infinite curve.
+    assert len(r.figures["kernel"].data) == 9
+    # Caption numbers are the computed ones, not hard-coded.
+    assert f"{n['dev_init_w512']:.3g}" in r.caption
+    assert r.config["widths"] == [32, 1024] and r.config["depth"] == 3
+
+
+def test_train_ensemble_matches_single_training():
+    ds = ntk.data.unit_circle(4, 11)
+    net = ntk.mlp([32] * 2, 1, "relu", 1.0, 0.1)
+    out = presets.train_ensemble(net, [3, 5, 7], ds.x_train, ds.y_train, ds.x_test,
+                                 learning_rate=2.0, steps=10, chunk=2)
+    assert out["f_test"].shape == (3, 2, 11)
+    for i, s in enumerate([3, 5, 7]):
+        p = net.init(jax.random.PRNGKey(s), 2, dtype=ds.x_train.dtype)
+        res = ntk.train(net, p, ds.x_train, ds.y_train, ds.x_test, learning_rate=2.0, steps=10,
+                        record_steps=[10], linearized=False, check_stability=False)
+        np.testing.assert_allclose(out["f_test"][i, -1], res.f_test[-1, :, 0], rtol=2e-4,
+                                   atol=2e-5)
+
+
+def test_jacot_fig2():
+    r = presets.jacot_fig2(widths=(16, 256), n_nets=8, n_angles=21, train_time=100.0)
+    _check_result(r, "jacot_fig2", 1)
+    n, d = r.numbers, r.data
+    assert d["f_final"][256].shape == (8, 21)
+    assert 0.3 < n["std_ratio_w256"] < 2.0
+    assert n["median_rms_w256"] < 3 * n["gp_std_rms"]
+    q10, q50, q90 = d["quantiles"][256]
+    assert np.all(q10 <= q50 + 1e-7) and np.all(q50 <= q90 + 1e-7)
+    assert np.all(d["gp_std"] >= 0)
+
+
+def test_lee2019():
+    r = presets.lee2019(widths=(32, 64, 128), seeds=1, n_train=8, steps=30, dyn_width=128,
+                        dyn_points=3)
+    _check_result(r, "lee2019", 2)
+    n = r.numbers
+    assert n["slope_kernel_change"] < 0 and n["slope_weight_change"] < 0
+    assert n["weight_change_w128"] < n["weight_change_w32"]
+    assert n["lin_gap_max"] < 0.5
+    assert r.data["f"].shape == r.data["f_lin"].shape and r.data["f"].shape[1] == 3
+    assert f"{n['slope_kernel_change']:.3f}" in r.caption
+
+
+def test_nt_cookbook():
+    r = presets.nt_cookbook(n_nets=4, steps=300, n_test=30)
+    _check_result(r, "nt_cookbook", 2)
+    n, d = r.numbers, r.data
+    assert d["f_end"].shape == (4, 30)
+    assert n["frac_inside_2sigma"] > 0.7
+    assert n["mean_rms_in_sigma"] < 1.5
+    assert n["test_rmse_ntk"] < 0.5
+    assert len(d["ens_loss"]) == len(d["theory_loss"]) == len(d["steps"])
+    assert r.config["width"] == 512 and r.config["activation"] == "erf"
+
+
+def test_fast_flag_picks_small_sizes(monkeypatch):
+    seen = {}
+
+    def fake_sweep(widths, seeds, **kw):
+        seen["widths"], seen["seeds"] = list(widths), list(seeds)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(presets, "width_sweep", fake_sweep)
+    with pytest.raises(RuntimeError, match="stop"):
+        presets.lee2019(fast=True)
+    assert max(seen["widths"]) <= 256 and len(seen["seeds"]) == 2
+    with pytest.raises(RuntimeError, match="stop"):
+        presets.lee2019()
+    assert max(seen["widths"]) >= 2048
+
+
+def _fake_result(name):
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
+    return presets.PresetResult(name, presets.PRESETS[name].title, {"main": fig},
+                                {"a": 0.5, "b": 2.0}, "Original: demo caption.", {"fast": True},
+                                {"a": "number a"}, {}, 0.1)
+
+
+def test_page_runs_and_shows_result(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    calls = []
+
+    def fake_run(name, fast=False, progress=None, **kw):
+        calls.append((name, fast))
+        progress(1, 2, "half")
+        return _fake_result(name)
+
+    monkeypatch.setattr(presets, "run", fake_run)
+    at = AppTest.from_file("../pages/presets.py", default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.button(key="preset_run").label == "Run preset"
+    at.selectbox(key="preset_name").set_value("nt_cookbook")
+    at.button(key="preset_run").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert calls == [("nt_cookbook", True)]
+    assert at.metric[0].label == "a"
+    assert any("Original: demo caption." in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_page_reports_errors_without_traceback(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    def boom(name, fast=False, progress=None, **kw):
+        raise RuntimeError("training diverged")
+
+    monkeypatch.setattr(presets, "run", boom)
+    at = AppTest.from_file("../pages/presets.py", default_timeout=60)
+    at.run()
+    at.selectbox(key="preset_name").set_value("lee2019")
+    at.button(key="preset_run").click()
+    at.run()
+    assert not at.exception
+    assert "training diverged" in at.error[0].value
