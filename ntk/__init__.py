@@ -21,6 +21,19 @@ from .nets import MLP, mlp
 
 __version__ = "0.1.0"
 
+# Heavier submodules (plotly, scikit-learn) load on first use: `ntk.presets.jacot_fig1()` works
+# after a plain `import ntk`, while `import ntk` itself stays light.
+_LAZY = ("plots", "presets", "preset_plots", "export", "report", "sklearn")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'ntk' has no attribute {name!r}")
+
+
 __all__ = [
     "ACTIVATION_NAMES", "Activation", "Kernel", "MLP", "SweepResult", "TrainResult",
     "activations", "data", "dynamics", "empirical", "empirical_ntk", "ensemble_mse",

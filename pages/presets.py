@@ -1,0 +1,86 @@
+"""Paper presets: pick one, run it (same code as `ntk.presets.<name>()` in Jupyter), read the
+figures, the measured numbers and how closely they reproduce the original."""
+import streamlit as st
+
+from ntk import presets, report
+
+try:  # shared sidebar toggle of the app (absent when this page runs on its own)
+    from ntk import ui as _ui
+except Exception:  # pragma: no cover
+    _ui = None
+
+
+@st.cache_resource
+def _results() -> dict:
+    """Finished preset runs, shared across reruns and sessions: {(name, fast): PresetResult}."""
+    return {}
+
+
+if _ui is not None:
+    try:
+        _ui.presenter_toggle()
+    except Exception:  # pragma: no cover - never break the page over the toggle
+        pass
+
+st.title("Paper presets")
+infos = {i.name: i for i in presets.list_presets()}
+sb = st.sidebar
+name = sb.selectbox("Preset", list(infos), format_func=lambda n: infos[n].title,
+                    key="preset_name")
+fast = sb.toggle("Fast (small sizes)", value=True, key="preset_fast",
+                 help="Fewer widths, seeds and steps: seconds instead of minutes. Turn off for "
+                      "the settings of the original paper (several minutes on a CPU).")
+info = infos[name]
+st.markdown(f"**{info.title}**  \n{info.summary}  \n*{info.reference}*")
+if not fast:
+    st.info("Full-size run: this follows the paper's settings and can take several minutes.")
+
+store = _results()
+key = (name, bool(fast))
+run_clicked = st.button("Run preset" if key not in store else "Run again", type="primary",
+                        key="preset_run")
+if run_clicked:
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(done, total, desc):
+        try:
+            bar.progress(min(max(done / max(total, 1), 0.0), 1.0), text=f"{desc} ({done}/{total})")
+        except Exception:  # the browser went away; keep computing for the cache
+            pass
+
+    try:
+        store[key] = presets.run(name, fast=fast, progress=progress)
+    except MemoryError:
+        st.error("Out of memory: use the fast setting.")
+    except Exception as e:  # never a traceback in the app
+        st.error(f"The preset could not be computed ({type(e).__name__}): {e}")
+    finally:
+        bar.empty()
+
+result = store.get(key)
+if result is None:
+    st.caption("Press **Run preset** to compute it.")
+    st.stop()
+
+st.caption(f"Computed in {result.elapsed_s:.1f} s{' (fast sizes)' if fast else ''}.")
+st.markdown(result.caption)
+rows = result.table()
+cols = st.columns(min(4, len(rows)))
+for col, (k, v, label) in zip(cols, rows[:4]):
+    col.metric(k, f"{v:.3g}" if isinstance(v, float) else str(v), help=label)
+for fig_name, fig in result.figures.items():
+    st.plotly_chart(fig, width="stretch", key=f"preset_fig_{name}_{fig_name}")
+with st.expander("All measured numbers", expanded=True):
+    st.dataframe([{"name": k, "value": v, "meaning": label} for k, v, label in rows],
+                 hide_index=True, width="stretch")
+with st.expander("Configuration"):
+    st.json(report._plain(result.config))
+try:
+    html = report.render_html(result)
+    st.download_button("Download HTML report", html, file_name=f"{name}.html",
+                       mime="text/html", key="preset_download")
+except Exception as e:  # pragma: no cover
+    st.error(f"Could not build the report: {e}")
+st.caption(f"Same result in Jupyter: `import ntk.presets; ntk.presets.{name}(fast={fast})`; on "
+           f"the command line: `python -m ntk report --preset {name}{' --fast' if fast else ''} "
+           f"--out report.html`.")
