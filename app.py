@@ -1,0 +1,33 @@
+"""ntk app: entry point. `streamlit run app.py` (or `make run`).
+
+Navigation over the pages in pages/; each page renders the shared presenter-mode toggle
+(ntk.ui.presenter_toggle) in the sidebar.
+"""
+import os
+from pathlib import Path
+
+import jax
+import streamlit as st
+
+# Compiled XLA programs persist across server restarts: a cold start re-uses them from disk.
+_CACHE = os.environ.get("NTK_JAX_CACHE", str(Path.home() / ".cache" / "ntk-app" / "jax"))
+if _CACHE and _CACHE != "0" and not jax.config.jax_compilation_cache_dir:
+    jax.config.update("jax_compilation_cache_dir", _CACHE)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+st.set_page_config(page_title="ntk: Neural Tangent Kernel lab", page_icon=":material/all_inclusive:", layout="wide")
+
+HERE = Path(__file__).parent
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True, url_path="home"),
+    st.Page("pages/kernel.py", title="Kernel explorer", icon=":material/grid_on:", url_path="kernel"),
+    st.Page("pages/convergence.py", title="Width convergence", icon=":material/trending_down:", url_path="convergence"),
+    st.Page("pages/training.py", title="Training dynamics", icon=":material/play_circle:", url_path="training"),
+    st.Page("pages/lazy.py", title="Lazy regime", icon=":material/bedtime:", url_path="lazy"),
+    st.Page("pages/spectrum.py", title="Spectrum", icon=":material/equalizer:", url_path="spectrum"),
+]
+if (HERE / "pages" / "presets.py").exists():
+    PAGES.append(st.Page("pages/presets.py", title="Presets", icon=":material/tune:", url_path="presets"))
+
+pg = st.navigation(PAGES)
+pg.run()

@@ -1,0 +1,318 @@
+"""Streamlit-side helpers shared by the pages (imports streamlit; `import ntk` never imports this).
+
+* `PageState`: a page's full configuration in `st.session_state` *and* the URL (`st.query_params`):
+  opening a URL reproduces the view; invalid URL values are reported, not raised.
+* `compute`: one cached call into `ntk.plots.<data_fn>(**config)` with a progress bar and
+  readable errors (ValueError from the core -> `st.error`, never a traceback).
+* `show_figure`: theme (presenter mode), chart, "what to notice" caption, and the export panel
+  (interactive HTML, CSV, NPZ, JSON config, Python snippet that rebuilds the figure in Jupyter).
+* `presenter()`: lecture mode flag (sidebar toggle in app.py).
+"""
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+import warnings
+from typing import Any, Callable, Mapping, Optional
+
+import streamlit as st
+
+from . import export as E
+from . import plots as P
+
+MEMORY_BUDGET = 1024**3  # bytes; the app's budget for one kernel computation
+_CACHE_ENTRIES = 48
+
+
+# ---------------------------------------------------------------------------------------------
+# Lecture mode
+# ---------------------------------------------------------------------------------------------
+
+def presenter() -> bool:
+    return bool(st.session_state.get("presenter", False))
+
+
+def _ensure_app_navigation():
+    """Run pages through app.py's `st.navigation`, never Streamlit's legacy pages/ discovery.
+
+    Streamlit decides at server start that an app with a `pages/` folder is a v1 multipage app;
+    until app.py has called st.navigation once, a first visit to e.g. /kernel runs
+    pages/kernel.py alone (no titles, icons, page config). Flip the flag and rerun through app.py.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - other streamlit versions
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def presenter_toggle():
+    """Sidebar toggle, rendered once by every page; ?presenter=1 in the URL turns it on."""
+    _ensure_app_navigation()
+    q = st.query_params.get("presenter")
+    if q is not None and st.session_state.get("_presenter_url") != q:
+        st.session_state["presenter"] = q in ("1", "true", "True")
+    st.session_state["_presenter_url"] = q
+    if "presenter" not in st.session_state:
+        st.session_state["presenter"] = False
+    st.sidebar.toggle("Presenter mode", key="presenter",
+                      help="Large fonts and thick lines, fewer controls, step-through animations "
+                           "and a 'what to notice' note under each figure.")
+
+
+# ---------------------------------------------------------------------------------------------
+# URL / session state
+# ---------------------------------------------------------------------------------------------
+
+def _encode(v) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (list, tuple)):
+        return ",".join(_encode(u) for u in v)
+    if isinstance(v, float):
+        return repr(float(v))
+    return str(v)
+
+
+def _decode(s: str, default):
+    if isinstance(default, bool):
+        if s.lower() in ("1", "true", "yes", "on"):
+            return True
+        if s.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected 1 or 0")
+    if isinstance(default, int):
+        return int(float(s)) if float(s).is_integer() else int(s)
+    if isinstance(default, float):
+        v = float(s)
+        return v
+    if isinstance(default, (list, tuple)):
+        if s.strip() == "":
+            return []
+        elem = default[0] if len(default) else 0
+        return [_decode(u.strip(), elem) for u in s.split(",")]
+    return s
+
+
+class PageState:
+    """A page's configuration: defaults, validation, session state and the URL, in one place.
+
+        S = ui.PageState("kernel", DEFAULTS, options={"activation": [...]}, ranges={"n": (4, 400)})
+        st.slider("points", 4, 400, key=S.key("n"))
+        cfg = S.sync()          # dict of values; also written to st.query_params
+    """
+
+    def __init__(self, page: str, defaults: Mapping[str, Any],
+                 options: Optional[Mapping[str, list]] = None,
+                 ranges: Optional[Mapping[str, tuple]] = None):
+        self.page = page
+        self.defaults = dict(defaults)
+        self.options = dict(options or {})
+        self.ranges = dict(ranges or {})
+        self.errors: list[str] = []
+        presenter_toggle()
+        self._load()
+
+    def key(self, name: str) -> str:
+        return f"{self.page}__{name}"
+
+    def _check(self, name, v):
+        opts = self.options.get(name)
+        if opts is not None:
+            vals = v if isinstance(v, list) else [v]
+            bad = [u for u in vals if u not in opts]
+            if bad or (isinstance(v, list) and not v):
+                raise ValueError(f"{bad[0] if bad else '(empty)'} is not one of the available "
+                                 f"values {opts}")
+        rng = self.ranges.get(name)
+        if rng is not None:
+            vals = v if isinstance(v, list) else [v]
+            for u in vals:
+                if not (rng[0] <= u <= rng[1]):
+                    raise ValueError(f"{u} is outside the allowed range [{rng[0]}, {rng[1]}]")
+        if isinstance(v, float) and v != v:
+            raise ValueError("NaN is not a valid number")
+        return v
+
+    def _load(self):
+        ss = st.session_state
+        qp = {k: st.query_params.get(k) for k in st.query_params.keys()}
+        qp = {k: v for k, v in qp.items() if k in self.defaults}
+        last = ss.get(f"_url_{self.page}")
+        saved = ss.get(f"_saved_{self.page}", {})
+        from_url = bool(qp) and qp != last
+        for name, default in self.defaults.items():
+            k = self.key(name)
+            if from_url and name in qp:
+                try:
+                    v = self._check(name, _decode(qp[name], default))
+                except (ValueError, TypeError) as e:
+                    self.errors.append(f"URL parameter {name}={qp[name]!r} ignored: {e}. "
+                                       f"Using {name}={_encode(default)!r}; change it with the "
+                                       "controls.")
+                    v = default
+                ss[k] = list(v) if isinstance(default, (list, tuple)) else v
+            elif from_url or k not in ss:
+                v = saved.get(name, default) if not from_url else default
+                ss[k] = list(v) if isinstance(v, (list, tuple)) else v
+
+    def values(self) -> dict:
+        return {n: st.session_state.get(self.key(n), d) for n, d in self.defaults.items()}
+
+    def sync(self) -> dict:
+        """Write the current values to the URL (only the non-default ones) and return them."""
+        vals = self.values()
+        enc = {n: _encode(v) for n, v in vals.items() if _encode(v) != _encode(self.defaults[n])}
+        if presenter():
+            enc["presenter"] = "1"
+        cur = {k: st.query_params.get(k) for k in st.query_params.keys()}
+        if cur != enc:
+            st.query_params.from_dict(enc)
+        st.session_state[f"_url_{self.page}"] = {k: v for k, v in enc.items() if k in self.defaults}
+        st.session_state[f"_saved_{self.page}"] = vals
+        for e in self.errors:
+            st.warning(e)
+        return vals
+
+    def url_query(self) -> str:
+        vals = self.values()
+        return "&".join(f"{n}={_encode(v)}" for n, v in vals.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached computation
+# ---------------------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def _store():
+    """Process-wide LRU of results (shared by sessions; results are never mutated by pages)."""
+    return collections.OrderedDict(), threading.Lock(), collections.defaultdict(threading.Lock)
+
+
+def _cache_key(fn_name, cfg):
+    return fn_name + ":" + json.dumps(E._jsonable(dict(cfg)), sort_keys=True)
+
+
+def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[dict]:
+    """`ntk.plots.<fn_name>(**cfg)`, cached across reruns and sessions, with a progress bar.
+
+    Returns None after showing `st.error` when the configuration is invalid or too expensive.
+    """
+    store, lock, key_locks = _store()
+    key = _cache_key(fn_name, cfg)
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    bar = st.progress(0.0, text=f"{label}…")
+    t0 = time.perf_counter()
+
+    def progress(done, total):
+        try:
+            bar.progress(min(max(done / max(total, 1), 0.0), 1.0),
+                         text=f"{label}… {done}/{total} ({time.perf_counter() - t0:.1f} s)")
+        except Exception:  # the browser went away; keep computing for the cache
+            pass
+
+    try:
+        with key_locks[key]:  # one computation per configuration, even with many sessions
+            with lock:
+                hit = store.get(key)
+            if hit is not None:
+                return hit
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out = getattr(P, fn_name)(**dict(cfg), progress=progress)
+    except (ValueError, TypeError, FloatingPointError, OverflowError) as e:
+        st.error(f"**Cannot compute this configuration.** {e}")
+        return None
+    except MemoryError:
+        st.error("Out of memory: reduce the width or the number of points.")
+        return None
+    except Exception as e:  # never a traceback in the app
+        st.error(f"Unexpected error ({type(e).__name__}): {e}. Try other settings.")
+        return None
+    finally:
+        bar.empty()
+    with lock:
+        store[key] = out
+        while len(store) > _CACHE_ENTRIES:
+            store.popitem(last=False)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures with exports
+# ---------------------------------------------------------------------------------------------
+
+def show_figure(fig, name: str, *, data_fn: str, cfg: Mapping, fig_fn: str,
+                fig_kwargs: Optional[Mapping] = None, notice: str = "", exports: bool = True):
+    """Chart + (presenter) 'what to notice' + export panel for one figure."""
+    pres = presenter()
+    P.apply_theme(fig, presenter=pres)
+    st.plotly_chart(fig, key=f"chart_{name}", theme=None,
+                    config={"displaylogo": False, "responsive": True})
+    if pres and notice:
+        st.info(f"**What to notice:** {notice}")
+    if exports and not pres:
+        export_panel(fig, name, data_fn=data_fn, cfg=cfg, fig_fn=fig_fn, fig_kwargs=fig_kwargs)
+
+
+def export_panel(fig, name, *, data_fn, cfg, fig_fn, fig_kwargs=None):
+    with st.expander(f"Export: {name}"):
+        c1, c2, c3, c4 = st.columns(4)
+        c1.download_button("HTML (interactive)", data=lambda: E.figure_html(fig),
+                           file_name=f"{name}.html", mime="text/html", key=f"dl_html_{name}",
+                           on_click="ignore")
+        c2.download_button("Data (CSV)", data=lambda: E.arrays_to_csv(E.figure_arrays(fig)),
+                           file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{name}",
+                           on_click="ignore")
+        c3.download_button("Data (NPZ)", data=lambda: E.arrays_to_npz(E.figure_arrays(fig)),
+                           file_name=f"{name}.npz", mime="application/octet-stream",
+                           key=f"dl_npz_{name}", on_click="ignore")
+        c4.download_button("Config (JSON)", data=E.config_json(cfg), file_name=f"{name}.json",
+                           mime="application/json", key=f"dl_json_{name}", on_click="ignore")
+        snippet = E.python_snippet(data_fn, cfg, fig_fn, fig_kwargs)
+        st.caption("Reproduce this figure in Jupyter:")
+        st.code(snippet, language="python")
+
+
+def error_if(cond: bool, msg: str) -> bool:
+    if cond:
+        st.error(msg)
+    return cond
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g}"
+
+
+WIDTH_OPTIONS = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
+ACTIVATIONS = ["relu", "erf", "tanh", "gelu", "leaky_relu", "abs", "sin", "identity", "softplus",
+               "silu"]
+
+
+def architecture_controls(S: PageState, container=None, parameterization: bool = True):
+    """Depth, activation (+ leaky alpha), W_std, b_std (and parameterization) widgets."""
+    c = container or st.sidebar
+    c.slider("Depth (hidden layers)", 1, 6, key=S.key("depth"))
+    c.selectbox("Activation", ACTIVATIONS, key=S.key("activation"))
+    if S.values()["activation"] == "leaky_relu":
+        c.slider("Leaky ReLU α", 0.0, 1.0, step=0.05, key=S.key("alpha"))
+    c.slider("W_std (σ_w)", 0.1, 4.0, step=0.05, key=S.key("W_std"))
+    c.slider("b_std (σ_b)", 0.0, 2.0, step=0.05, key=S.key("b_std"))
+    if parameterization:
+        c.radio("Parameterization", ["ntk", "standard"], key=S.key("parameterization"),
+                horizontal=True)
+
+
+ARCH_OPTIONS = {"activation": ACTIVATIONS, "parameterization": ["ntk", "standard"]}
+ARCH_RANGES = {"depth": (1, 6), "alpha": (0.0, 1.0), "W_std": (0.1, 4.0), "b_std": (0.0, 2.0)}

@@ -1,0 +1,91 @@
+"""Training dynamics: network vs its linearization vs closed forms, for several widths."""
+import numpy as np
+import streamlit as st
+
+from ntk import plots as P
+from ntk import ui
+
+DEFAULTS = dict(widths=[32, 512], depth=2, activation="erf", alpha=0.1, W_std=1.5, b_std=0.1,
+                parameterization="ntk", dataset="sine", n_train=8, noise=0.05,
+                optimizer_name="sgd", lr_fraction=0.5, steps=300, seed=0)
+STEPS = [50, 100, 200, 300, 500, 1000, 2000]
+S = ui.PageState("training", DEFAULTS,
+                 options={**ui.ARCH_OPTIONS, "widths": ui.WIDTH_OPTIONS,
+                          "dataset": ["sine", "circle", "moons", "spirals"],
+                          "optimizer_name": ["sgd", "momentum", "adam"], "steps": STEPS},
+                 ranges={**ui.ARCH_RANGES, "n_train": (2, 256), "noise": (0.0, 1.0),
+                         "lr_fraction": (0.01, 5.0), "seed": (0, 10_000)})
+st.title("Training dynamics")
+sb = st.sidebar
+sb.multiselect("Widths", ui.WIDTH_OPTIONS, key=S.key("widths"),
+               help="Several widths at once: the network-vs-linearization gap shrinks as width grows.")
+sb.selectbox("Data", ["sine", "circle", "moons", "spirals"], key=S.key("dataset"),
+             help="sine: 1-D regression; circle: sin(2γ) on the unit circle; moons/spirals: 2-D ±1")
+sb.slider("Training points", 2, 256, key=S.key("n_train"))
+ui.architecture_controls(S)
+sb.selectbox("Optimizer", ["sgd", "momentum", "adam"], key=S.key("optimizer_name"))
+sb.slider("Learning rate (× η_max = 2N/λ_max(Θ∞); Adam: × 0.01)", 0.01, 5.0, step=0.01,
+          key=S.key("lr_fraction"))
+sb.select_slider("Steps", STEPS, key=S.key("steps"))
+if not ui.presenter():
+    sb.slider("Label noise", 0.0, 1.0, step=0.01, key=S.key("noise"))
+    sb.number_input("Seed", 0, 10_000, key=S.key("seed"))
+cfg = S.sync()
+
+if not ui.presenter():
+    st.markdown("Each width is trained twice from the same initialization: the **network** and "
+                "its **linearization** $f^{lin}_t(x) = f_0(x) + J_0(x)(\\theta_t-\\theta_0)$. "
+                "Plain GD on the linearized model has a closed form with the empirical kernel; "
+                "averaging over initializations at infinite width gives the **ensemble mean ± 2σ** "
+                "(Lee et al. 2019). A 1-D input with ReLU and tiny bias gives a degenerate "
+                "kernel, hence erf by default.")
+st.latex(r"f^{lin}_t(x) = f_0(x) - \Theta(x,\mathcal X)\,\Theta^{-1}"
+         r"\left(I - e^{-\eta\Theta t/N}\right)(f_0(\mathcal X)-\mathcal Y)")
+if not cfg["widths"]:
+    st.error("Select at least one width in the sidebar.")
+    st.stop()
+cfg["widths"] = sorted(cfg["widths"])
+d = ui.compute("training_data", cfg, "Training networks and their linearizations")
+if d is None:
+    st.stop()
+st.caption(f"η = {d['learning_rate']:.4g} (stable limit at infinite width "
+           f"η_max = 2N/λ_max = {d['lr_max']:.4g}; optimizer {d['optimizer']}). "
+           + ("Closed forms assume plain gradient descent." if d["optimizer"] != "sgd" else ""))
+if cfg["optimizer_name"] != "adam" and d["learning_rate"] > d["lr_max"]:
+    st.warning(f"The learning rate is {cfg['lr_fraction']:.2f} × η_max: above the stable limit "
+               "of gradient descent, so training is expected to diverge. Lower it below 1 × η_max.")
+bad = [w for w in d["widths"] if d["runs"][int(w)]["diverged"]]
+for w in bad:
+    st.error(f"Width {w}: {d['runs'][int(w)]['message']}")
+ok = [int(w) for w in d["widths"] if int(w) not in bad]
+if not ok:
+    st.stop()
+cols = st.columns(len(ok))
+for c, w in zip(cols, ok):
+    r = d["runs"][w]
+    c.metric(f"width {w}: final test loss (net / lin)",
+             f"{r['loss_test'][-1]:.3g} / {r['lin_loss_test'][-1]:.3g}" if r["loss_test"] is not None
+             else f"{r['loss_train'][-1]:.3g} / {r['lin_loss_train'][-1]:.3g}",
+             help="gap RMS(f − f_lin)/RMS(f_lin) at the end: " + f"{r['gap'][-1]:.3g}")
+
+focus = st.radio("Animate width", ok, horizontal=True, key="training_focus")
+frame = None
+if ui.presenter():
+    frame = st.slider("Step-through (frame)", 0, len(d["steps"]) - 1, len(d["steps"]) - 1,
+                      key="training_frame")
+fk = dict(width=int(focus)) if frame is None else dict(width=int(focus), frame=int(frame))
+ui.show_figure(P.training_animation(d, step_buttons=ui.presenter(), **fk), "animation",
+               data_fn="training_data", cfg=cfg, fig_fn="training_animation", fig_kwargs=fk,
+               notice="Press play: the network (solid) and its linearization (dotted) move together "
+                      "toward the data; the red dash-dot closed form sits on the linearization.")
+c1, c2 = st.columns(2)
+with c1:
+    ui.show_figure(P.gap_figure(d), "gap", data_fn="training_data", cfg=cfg, fig_fn="gap_figure",
+                   notice="Wider networks (lighter colours) stay closer to their linearization.")
+with c2:
+    ui.show_figure(P.final_predictions_figure(d), "final", data_fn="training_data", cfg=cfg,
+                   fig_fn="final_predictions_figure",
+                   notice="Every width fits the training points; wide nets agree with the "
+                          "infinite-width mean between them.")
+ui.show_figure(P.loss_figure(d), "loss", data_fn="training_data", cfg=cfg, fig_fn="loss_figure",
+               notice="Linearized and actual losses coincide for wide nets.")

@@ -1,0 +1,77 @@
+"""Drive the running app in headless chromium: every page renders Plotly figures without errors,
+the width slider changes the figure, the URL reproduces the view. Screenshots: test-artifacts/."""
+import json
+
+import pytest
+
+from _browser import ARTIFACTS, assert_no_errors, wait_ready
+
+pytestmark = pytest.mark.browser
+
+PAGES = [  # (url path, query, minimum number of plots)
+    ("home", "", 0),
+    ("kernel", "", 2),
+    ("convergence", "n_widths=5&n_seeds=3", 1),
+    ("training", "", 4),
+    ("lazy", "w_max=256&n_widths=4&steps=50&wide=256", 2),
+    ("spectrum", "", 3),
+]
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+@pytest.mark.parametrize("path, query, n_plots", PAGES, ids=[p[0] for p in PAGES])
+def test_page_renders(server, page, path, query, n_plots):
+    page.goto(f"{server}/{path}" + (f"?{query}" if query else ""), timeout=60_000)
+    if n_plots:
+        wait_ready(page, n_plots, timeout=180_000)
+    else:
+        page.wait_for_selector("text=One-click presets", timeout=60_000)
+    assert_no_errors(page)
+    page.screenshot(path=str(ARTIFACTS / f"page-{path}.png"), full_page=True)
+
+
+def _heatmap_z(page):
+    return page.evaluate("() => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[0]"
+                         ".data[2].z)")
+
+
+def test_width_slider_changes_figure_and_url(server, page):
+    page.goto(f"{server}/kernel?n=12&width=64", timeout=60_000)
+    wait_ready(page, 2)
+    assert_no_errors(page)
+    before = _heatmap_z(page)
+    thumb = page.locator("[data-testid='stSidebar'] input[type='range']").first
+    thumb.focus()
+    thumb.press("ArrowRight")
+    page.wait_for_function("() => new URL(location.href).searchParams.get('width') === '128'",
+                           timeout=60_000)
+    wait_ready(page, 2)
+    page.wait_for_function(
+        "(b) => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[0].data[2].z"
+        ") !== b", arg=before, timeout=60_000)
+    assert_no_errors(page)
+    page.screenshot(path=str(ARTIFACTS / "kernel-width-128.png"), full_page=True)
+    after = _heatmap_z(page)
+    assert before != after
+    # Opening the URL in a fresh page reproduces the exact figure.
+    url = page.url
+    other = page.context.new_page()
+    other.goto(url, timeout=60_000)
+    wait_ready(other, 2)
+    assert _heatmap_z(other) == after
+    other.close()
+
+
+def test_presenter_mode_screenshot(server, page):
+    page.goto(f"{server}/training?presenter=1&widths=32,512", timeout=60_000)
+    wait_ready(page, 4, timeout=180_000)
+    assert_no_errors(page)
+    assert page.get_by_text("What to notice").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "presenter-training.png"), full_page=True)
