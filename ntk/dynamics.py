@@ -269,18 +269,34 @@ class TrainResult:
 
 
 def make_optimizer(optimizer, learning_rate: float, momentum: float = 0.9):
-    """An optax GradientTransformation from a name ("sgd", "momentum", "adam") or pass-through."""
+    """(optax GradientTransformation, initial-state hook) from a name or pass-through.
+
+    Named optimizers ("sgd", "momentum", "adam") are built once per (name, momentum) with
+    `optax.inject_hyperparams`, so the learning rate lives in the optimizer state: changing it
+    does not recompile the training loop.
+    """
     if isinstance(optimizer, optax.GradientTransformation):
-        return optimizer
+        return optimizer, None
     name = str(optimizer).lower()
+    if name not in ("sgd", "gd", "momentum", "adam"):
+        raise ValueError(f"Unknown optimizer {optimizer!r}; use 'sgd', 'momentum', 'adam' or an "
+                         "optax GradientTransformation.")
+    opt = _named_optimizer(name, float(momentum) if name == "momentum" else 0.0)
+
+    def set_lr(state):
+        state.hyperparams["learning_rate"] = jnp.asarray(learning_rate)
+        return state
+
+    return opt, set_lr
+
+
+@functools.lru_cache(maxsize=16)
+def _named_optimizer(name: str, momentum: float):
     if name in ("sgd", "gd"):
-        return optax.sgd(learning_rate)
+        return optax.inject_hyperparams(optax.sgd)(learning_rate=1.0)
     if name == "momentum":
-        return optax.sgd(learning_rate, momentum=momentum)
-    if name == "adam":
-        return optax.adam(learning_rate)
-    raise ValueError(f"Unknown optimizer {optimizer!r}; use 'sgd', 'momentum', 'adam' or an optax "
-                     "GradientTransformation.")
+        return optax.inject_hyperparams(optax.sgd)(learning_rate=1.0, momentum=momentum)
+    return optax.inject_hyperparams(optax.adam)(learning_rate=1.0)
 
 
 def _mse(f, y):
@@ -302,13 +318,14 @@ def _make_runner(apply_fn, opt, linearized: bool, network: bool = True, fspace=N
 
     The linear model is linearized once per call, outside the loop (residuals of f at theta0 are
     stored), so the loop body never re-traces a jvp. Its gradient is J^T r / N (one VJP at theta0).
-    With `fspace = (lr, momentum)` (plain SGD / heavy-ball momentum, which are linear in the
+    With `fspace = momentum` (plain SGD / heavy-ball momentum, which are linear in the
     gradients) the train-set outputs are advanced in function space, J u = -lr (Theta r / N + m J v),
     with the precomputed kernel `theta` (nk x nk) instead of a JVP per step; otherwise f_lin on the
     train set is a JVP of the parameter change. `network=False` steps only the linear model.
+    `lr` is a traced argument, so a new learning rate does not recompile.
     """
 
-    def run(state, n, params0, x, y, theta):
+    def run(state, n, params0, x, y, theta, lr):
         p, o, pl, ol, fl, wl = state
         N = y.size
 
@@ -321,7 +338,7 @@ def _make_runner(apply_fn, opt, linearized: bool, network: bool = True, fspace=N
                 vjp_lin = jax.linear_transpose(jvp_lin, params0)
             else:
                 _, vjp_lin = jax.vjp(lambda q: apply_fn(q, x), params0)
-                lr, m = fspace
+                m = fspace
 
         def body(_, s):
             p, o, pl, ol, fl, wl = s
@@ -413,8 +430,8 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
     if out.shape != y_train.shape:
         raise ValueError(f"The network outputs {out.shape} on x_train but y_train is {y_train.shape}.")
     y_train = y_train.astype(out.dtype)
-    opt_name = optimizer if isinstance(optimizer, str) else "custom"
-    opt = make_optimizer(optimizer, lr, momentum)
+    opt_name = optimizer.lower() if isinstance(optimizer, str) else "custom"
+    opt, set_lr = make_optimizer(optimizer, lr, momentum)
 
     theta0 = None
     max_lr = None
@@ -434,14 +451,18 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
     fspace, theta_full = None, jnp.zeros((1, 1), y_train.dtype)
     if linearized and net is not None and opt_name in ("sgd", "gd", "momentum"):
         # Linear optimizers: advance the linear model's train outputs in function space.
-        fspace = (lr, momentum if opt_name == "momentum" else 0.0)
+        fspace = float(momentum) if opt_name == "momentum" else 0.0
         th = empirical_ntk(net, params0, x_train, trace=False)  # (n, n, k, k)
         n_, k_ = y_train.shape
         theta_full = jnp.transpose(th, (0, 2, 1, 3)).reshape(n_ * k_, n_ * k_).astype(y_train.dtype)
     runner = _make_runner(apply_fn, opt, linearized, True, fspace)
     evaluator = _make_evaluator(apply_fn, linearized)
     f_init = apply_fn(params0, x_train).astype(y_train.dtype)
-    state = (params0, opt.init(params0), params0, opt.init(params0), f_init, jnp.zeros_like(f_init))
+    def init_state(p):
+        st = opt.init(p)
+        return set_lr(st) if set_lr is not None else st
+
+    state = (params0, init_state(params0), params0, init_state(params0), f_init, jnp.zeros_like(f_init))
     norm0 = float(_tree_norm(params0)) or 1.0
 
     rec = {k: [] for k in ("steps", "lt", "lte", "ft", "fte", "wc", "llt", "llte", "lft", "lfte",
@@ -452,7 +473,8 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
     for target in rsteps:
         n = int(target - current)
         if n > 0:
-            state = runner(state, jnp.asarray(n), params0, x_train, y_train, theta_full)
+            state = runner(state, jnp.asarray(n), params0, x_train, y_train, theta_full,
+                           jnp.asarray(lr, y_train.dtype))
             current = int(target)
         p, _, pl, _, _, _ = state
         ft, lft = evaluator(p, pl, params0, x_train)

@@ -165,10 +165,22 @@ def mlp(
     return MLP(widths, out_dim, get_activation(activation), W_std, b_std, parameterization)
 
 
+@functools.lru_cache(maxsize=512)
+def _apply_fn_of(net: MLP):
+    """One function object per (equal) network, so compiled-function caches keyed on the apply
+    function hit for equal networks (bound methods `net.apply` compare by identity)."""
+
+    def apply(params, x):
+        return net.apply(params, x)
+
+    apply.__name__ = apply.__qualname__ = "apply"
+    return apply
+
+
 def as_apply_fn(net_or_fn):
     """Return (apply_fn, net or None) for an `MLP` or a plain `apply(params, x)` callable."""
     if isinstance(net_or_fn, MLP):
-        return net_or_fn.apply, net_or_fn
+        return _apply_fn_of(net_or_fn), net_or_fn
     if callable(net_or_fn):
         return net_or_fn, None
     raise TypeError(

@@ -100,45 +100,6 @@ def _layout(fig, title, height=420, **kw):
 # Core helpers used by the data functions
 # ---------------------------------------------------------------------------------------------
 
-class _Tagged:
-    """A callable compared and hashed by a tag (so jit/lru caches keyed on it hit)."""
-
-    def __init__(self, fn, tag):
-        self.fn, self.tag = fn, tag
-
-    def __call__(self, *a, **k):
-        return self.fn(*a, **k)
-
-    def __hash__(self):
-        return hash(self.tag)
-
-    def __eq__(self, other):
-        return isinstance(other, _Tagged) and other.tag == self.tag
-
-
-def optimizer(name: str, learning_rate: float, momentum: float = 0.9):
-    """An optax optimizer whose learning rate lives in its state (optax.inject_hyperparams).
-
-    Two calls with different learning rates compare equal, so `ntk.train`'s compiled training loop
-    (cached on the optimizer) is reused instead of recompiled for every learning rate.
-    """
-    import optax
-
-    name = str(name).lower()
-    if name in ("sgd", "gd"):
-        base = optax.sgd
-    elif name == "momentum":
-        base = functools.partial(optax.sgd, momentum=momentum)
-    elif name == "adam":
-        base = optax.adam
-    else:
-        raise ValueError(f"Unknown optimizer {name!r}; use 'sgd', 'momentum' or 'adam'.")
-    t = optax.inject_hyperparams(base)(learning_rate=float(learning_rate))
-    tag = (name, float(momentum) if name == "momentum" else None)
-    return optax.GradientTransformation(_Tagged(t.init, tag + ("init",)),
-                                        _Tagged(t.update, tag + ("update",)))
-
-
 def activation_spec(activation: str, alpha: float = 0.1):
     return ("leaky_relu", {"alpha": float(alpha)}) if activation == "leaky_relu" else activation
 
@@ -437,7 +398,6 @@ def training_data(widths: Sequence[int] = (32, 512), depth: int = 2, activation:
                y_test=None if yte is None else np.asarray(yte), steps=rsteps, learning_rate=lr,
                lr_max=float(lr_max), optimizer=optimizer_name, widths=np.asarray(widths),
                inf_mean=mean, inf_std=std, runs={})
-    opt = optimizer(optimizer_name, lr)
     for i, w in enumerate(widths):
         net = make_net(w, depth, activation, alpha, W_std, b_std, parameterization)
         params = net.init(jax.random.PRNGKey(int(seed)), xtr.shape[1], dtype=xtr.dtype)
@@ -446,7 +406,8 @@ def training_data(widths: Sequence[int] = (32, 512), depth: int = 2, activation:
             if progress is not None:
                 progress(i * steps + done, len(widths) * steps)
 
-        res = ntk.train(net, params, xtr, ytr, xte, yte, optimizer=opt, steps=steps,
+        res = ntk.train(net, params, xtr, ytr, xte, yte, optimizer=optimizer_name,
+                        learning_rate=lr, steps=steps,
                         record_steps=rsteps, check_stability=False, progress=prog)
         run = dict(diverged=bool(res.diverged), message=res.message, steps=res.steps,
                    loss_train=res.loss_train, loss_test=res.loss_test,
@@ -696,7 +657,7 @@ def lazy_data(w_min: int = 32, w_max: int = 1024, n_widths: int = 5, n_seeds: in
     sw = ntk.width_sweep(widths, seeds=range(int(n_seeds)), x_train=ds.x_train, y_train=ds.y_train,
                          x_test=ds.x_test, depth=int(depth), activation=act, W_std=W_std,
                          b_std=b_std, metrics=metrics, learning_rate=lr, steps=int(steps),
-                         optimizer=optimizer("sgd", lr), progress=prog)
+                         optimizer="sgd", progress=prog)
     t = sw.table()
     out = dict(widths=np.asarray(widths), n_seeds=int(n_seeds), learning_rate=lr,
                lr_max=float(lr_max), steps=int(steps), fits={})
@@ -708,7 +669,7 @@ def lazy_data(w_min: int = 32, w_max: int = 1024, n_widths: int = 5, n_seeds: in
     for j, w in enumerate((int(narrow), int(wide))):
         net = make_net(w, depth, activation, alpha, W_std, b_std, "ntk")
         p = net.init(jax.random.PRNGKey(0), 2, dtype=ds.x_train.dtype)
-        res = ntk.train(net, p, ds.x_train, ds.y_train, optimizer=optimizer("sgd", lr),
+        res = ntk.train(net, p, ds.x_train, ds.y_train, optimizer="sgd", learning_rate=lr,
                         steps=int(steps), record_steps=rsteps, track_kernel=True,
                         check_stability=False)
         drift[w] = dict(steps=res.steps, kernel_change=res.kernel_change,
@@ -799,7 +760,7 @@ def spectrum_data(width: int = 512, seed: int = 0, depth: int = 2, activation: s
     lr_max = ntk.max_learning_rate(th, y.size)
     lr = float(lr_fraction) * lr_max
     rsteps = np.unique(np.round(np.linspace(0, int(steps), 31)).astype(int))
-    res = ntk.train(net, params, x, y, optimizer=optimizer("sgd", lr), steps=int(steps),
+    res = ntk.train(net, params, x, y, optimizer="sgd", learning_rate=lr, steps=int(steps),
                     record_steps=rsteps, check_stability=False, linearized=True,
                     progress=progress)
     k = int(min(n_modes, n))

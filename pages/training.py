@@ -1,5 +1,4 @@
 """Training dynamics: network vs its linearization vs closed forms, for several widths."""
-import numpy as np
 import streamlit as st
 
 from ntk import plots as P

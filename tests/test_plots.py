@@ -29,21 +29,6 @@ def test_presenter_theme():
     assert fig.data[0].line.width >= 4
 
 
-def test_optimizer_equal_across_learning_rates_and_matches_optax():
-    import optax
-
-    a, b = P.optimizer("sgd", 0.1), P.optimizer("sgd", 0.2)
-    assert a == b and hash(a) == hash(b)
-    assert P.optimizer("momentum", 0.1) != a
-    params = {"w": np.ones(3, np.float32)}
-    g = {"w": np.full(3, 2.0, np.float32)}
-    for name, ref in (("sgd", optax.sgd(0.1)), ("adam", optax.adam(0.1))):
-        o = P.optimizer(name, 0.1)
-        u, _ = o.update(g, o.init(params), params)
-        ur, _ = ref.update(g, ref.init(params), params)
-        assert_close(u["w"], ur["w"], rtol=1e-6, atol=1e-7)
-
-
 def test_make_net_interned():
     assert P.make_net(32, 2, "erf") is P.make_net(32, 2, "erf")
     assert P.make_net(32, 2, "leaky_relu", alpha=0.2).activation.params

@@ -3,7 +3,6 @@
 Heavy pages are exercised at their defaults once and otherwise with small configurations given
 through the URL (which also tests that the URL reproduces the view).
 """
-import json
 
 import jax
 import numpy as np

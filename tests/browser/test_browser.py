@@ -1,6 +1,5 @@
 """Drive the running app in headless chromium: every page renders Plotly figures without errors,
 the width slider changes the figure, the URL reproduces the view. Screenshots: test-artifacts/."""
-import json
 
 import pytest
 
