@@ -792,11 +792,15 @@ def eigenvalue_figure(d: dict) -> go.Figure:
     fig.add_trace(go.Scatter(x=i, y=np.maximum(d["eigvals"], 1e-12), mode="markers",
                              name=f"Θ_emp, width {d['width']}",
                              marker=dict(color=width_color(d["width"]), size=9)))
-    fig.add_hline(y=d["lambda_crit"], line=dict(color="#d62728", dash="dot", width=2),
-                  annotation_text=f"2N/η = {d['lambda_crit']:.3g} (modes above diverge)",
-                  annotation_position="top right")
+    # The threshold is a trace, not a shape: plotly's autorange mis-reads shapes on log axes.
+    lc = float(d["lambda_crit"])
+    fig.add_trace(go.Scatter(x=[0.5, len(i) + 0.5], y=[lc, lc], mode="lines",
+                             name=f"2N/η = {lc:.3g} (modes above diverge)",
+                             line=dict(color="#d62728", dash="dot", width=2)))
+    vals = np.concatenate([np.maximum(d["eigvals"], 1e-12), np.maximum(d["eigvals_inf"], 1e-12), [lc]])
+    lo, hi = np.log10(vals.min()) - 0.3, np.log10(vals.max()) + 0.3
     fig.update_xaxes(title_text="index i")
-    fig.update_yaxes(type="log", title_text="eigenvalue λᵢ")
+    fig.update_yaxes(type="log", title_text="eigenvalue λᵢ", range=[lo, hi])
     return _layout(fig, f"NTK spectrum (η = {d['learning_rate']:.3g} = "
                         f"{d['lr_fraction']:.2f} × η_max)")
 

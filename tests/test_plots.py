@@ -119,6 +119,11 @@ def test_spectrum_data_theory_and_instability():
     assert_close(d["residual_proj"][3, 1], d["theory"][3, 1], rtol=0.2, atol=0.02)
     fig = P.eigenvalue_figure(d)
     assert fig.layout.yaxis.type == "log"
+    lo, hi = fig.layout.yaxis.range  # the threshold and all eigenvalues visible, nothing absurd
+    assert lo < np.log10(min(d["eigvals"].min(), d["lambda_crit"])) < hi
+    assert np.log10(max(d["eigvals"].max(), d["lambda_crit"])) < hi < 20
+    thr = [t for t in fig.data if t.name.startswith("2N/η")][0]
+    assert thr.y[0] == pytest.approx(d["lambda_crit"])
     bad = P.spectrum_data(width=256, n_train=12, steps=30, lr_fraction=1.5)
     assert bad["diverged"] and "stable limit" in bad["message"]
     assert isinstance(P.mode_convergence_figure(bad), go.Figure)
