@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import assert_close
+from _testutil import assert_close
 from ntk.activations import (ACTIVATION_NAMES, get_activation, quadrature_maps, quadrature_rule)
 
 CLOSED = ["relu", "erf", "gelu", "abs", "sin", "identity", ("leaky_relu", {"alpha": 0.2})]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ntk
-from conftest import assert_close
+from _testutil import assert_close
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import pytest
 
 import ntk
-from conftest import assert_close
+from _testutil import assert_close
 
 ARCHS = [
     # depth, out_dim, parameterization, b_std, activation

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import ntk
-from conftest import assert_close
+from _testutil import assert_close
 
 
 def test_one_layer_relu_arccos_by_hand():

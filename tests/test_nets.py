@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import ntk
-from conftest import assert_close
+from _testutil import assert_close
 
 
 @settings(deadline=None, max_examples=8)
