@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as V
-from ._blocks import blocked_pairwise
+from ._blocks import blocked_pairwise, to_jax
 from .nets import MLP, as_apply_fn
 
 METHODS = ("auto", "jacobian", "ntvp", "structured")
@@ -259,9 +259,27 @@ def empirical_ntk(net_or_fn, params, x1, x2=None, method: str = "auto", trace: b
         if progress is not None:
             progress(1, 1)
         return out
-    (out,) = blocked_pairwise(lambda a, b: (block(a, b),), x1, x1 if same else x2, batch_size,
-                              progress, devices=[jax.devices()[0]])
-    return jnp.asarray(out)
+    # Blocks are spread over all devices; the parameters are an argument (replicated on each
+    # device), and with x2=None only the blocks on and above the diagonal are computed.
+    fn = _block_fn(net if method == "structured" else apply_fn, method, trace, chunk)
+    (out,) = blocked_pairwise(fn, x1, x1 if same else x2, batch_size, progress, args=(params,),
+                              symmetric=same)
+    return to_jax(out)
+
+
+@functools.lru_cache(maxsize=128)
+def _block_fn(net_or_fn, method, trace, chunk):
+    """Jitted (x1_block, x2_block, params) -> (kernel block,) for `blocked_pairwise`."""
+    if method == "structured":
+        def fn(a, b, params):
+            return (_ntk_structured(net_or_fn, params, a, b, trace),)
+    elif method == "jacobian":
+        def fn(a, b, params):
+            return (_ntk_jacobian(net_or_fn, params, a, b, trace),)
+    else:
+        def fn(a, b, params):
+            return (_ntk_ntvp(net_or_fn, params, a, b, trace, chunk),)
+    return jax.jit(fn)
 
 
 def ntk_fn(net_or_fn, method: str = "auto", trace: bool = True, **kwargs):

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from . import _validate as V
-from ._blocks import blocked_pairwise
+from ._blocks import blocked_pairwise, to_jax
 from .activations import pair_maps, quadrature_rule
 from .nets import MLP
 
@@ -182,20 +182,27 @@ def infinite_kernel(
         _, mem = infinite_kernel_cost(net, bs, bs, degree, itemsize)
         V.check_memory(mem, memory_budget, f"A {bs}x{bs} block of the infinite-width kernel",
                        "Use a smaller batch_size.")
-        K, T = _blocked(net, x1, x2_, bs, degree, get_ntk, progress)
+        K, T = _blocked(net, x1, x2_, bs, degree, get, progress, same)
     return Kernel(K if "nngp" in get else None, T)
 
 
 @functools.lru_cache(maxsize=64)
-def _block_fn(net, degree, get_ntk):
+def _block_fn(net, degree, get):
+    """Jitted (x1_block, x2_block) -> the requested kernels' blocks, in the order of `get`."""
+    get_ntk = "ntk" in get
+
     def block(a, b):
         K, T = _recursion(net, a, b, degree, get_ntk)
-        return (K, T) if get_ntk else (K,)
+        return tuple(K if g == "nngp" else T for g in get)
 
     return jax.jit(block)
 
 
-def _blocked(net, x1, x2, bs, degree, get_ntk, progress):
-    outs = blocked_pairwise(_block_fn(net, degree, get_ntk), x1, x2, bs, progress)
-    K = jnp.asarray(outs[0])
-    return K, (jnp.asarray(outs[1]) if get_ntk else None)
+def _blocked(net, x1, x2, bs, degree, get, progress, same=False):
+    # Blocks over all jax.devices(); with x2=None only blocks on/above the diagonal are computed.
+    # Only the requested kernels are copied out of the blocks (each is n1 x n2).
+    get = tuple(g for g in ("nngp", "ntk") if g in get)
+    outs = dict(zip(get, blocked_pairwise(_block_fn(net, degree, get), x1, x2, bs, progress,
+                                          symmetric=same)))
+    return (to_jax(outs["nngp"]) if "nngp" in outs else None,
+            to_jax(outs["ntk"]) if "ntk" in outs else None)
