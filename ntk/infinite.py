@@ -41,19 +41,19 @@ class Kernel(NamedTuple):
 
 
 def _safe_rho(c, q1, q2):
+    """Correlation c / sqrt(q1 q2), clipped, snapped to +-1 within 16 ulps; inverse square roots
+    are taken per point (q1: (n1, 1), q2: (1, n2)), not per pair."""
     dtype = c.dtype
-    prod = q1 * q2
-    zero = prod <= 0
-    rho = c / jnp.sqrt(jnp.where(zero, 1.0, prod))
-    rho = jnp.clip(rho, -1.0, 1.0)
+    r1 = jnp.where(q1 > 0, jax.lax.rsqrt(jnp.where(q1 > 0, q1, 1.0)), 0.0)
+    r2 = jnp.where(q2 > 0, jax.lax.rsqrt(jnp.where(q2 > 0, q2, 1.0)), 0.0)
+    rho = jnp.clip(c * (r1 * r2), -1.0, 1.0)
     eps = 16 * jnp.finfo(dtype).eps
-    rho = jnp.where(rho > 1 - eps, 1.0, rho)
-    rho = jnp.where(rho < -1 + eps, -1.0, rho)
+    rho = jnp.where(rho > 1 - eps, 1.0, jnp.where(rho < -1 + eps, -1.0, rho))
     # Zero variance (zero input, b_std = 0): two such inputs are identical (rho = 1); against a
-    # non-zero input the correlation is undefined and rho = 0 gives the limit averaged over
-    # directions (e.g. E[relu'relu'] -> 1/4), never NaN.
+    # non-zero input the correlation is undefined and rho = 0 (r = 0 above) gives the limit
+    # averaged over directions (e.g. E[relu'relu'] -> 1/4), never NaN.
     both = (q1 <= 0) & (q2 <= 0)
-    return jnp.where(both, 1.0, jnp.where(zero, 0.0, rho))
+    return jnp.where(both, 1.0, rho)
 
 
 def _recursion(net: MLP, x1, x2, degree, get_ntk: bool):
