@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import warnings
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import streamlit as st
 

@@ -6,7 +6,7 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-from _testutil import TOL, assert_close  # noqa: F401  (re-exported)
+from _testutil import TOL, assert_close  # noqa: E402, F401 -- re-exported after x64 is on
 
 
 @pytest.fixture
