@@ -24,6 +24,12 @@ if _ui is not None:
 
 st.title("Paper presets")
 infos = {i.name: i for i in presets.list_presets()}
+# Shareable state: ?preset=NAME&fast=1|0 selects the preset, &run=1 also computes it on open.
+qp = st.query_params
+if "preset_name" not in st.session_state and qp.get("preset") in infos:
+    st.session_state["preset_name"] = qp.get("preset")
+if "preset_fast" not in st.session_state and qp.get("fast") in ("0", "1"):
+    st.session_state["preset_fast"] = qp.get("fast") == "1"
 sb = st.sidebar
 name = sb.selectbox("Preset", list(infos), format_func=lambda n: infos[n].title,
                     key="preset_name")
@@ -35,10 +41,15 @@ st.markdown(f"**{info.title}**  \n{info.summary}  \n*{info.reference}*")
 if not fast:
     st.info("Full-size run: this follows the paper's settings and can take several minutes.")
 
+qp["preset"] = name
+qp["fast"] = "1" if fast else "0"
+
 store = _results()
 key = (name, bool(fast))
 run_clicked = st.button("Run preset" if key not in store else "Run again", type="primary",
                         key="preset_run")
+if qp.get("run") == "1" and key not in store:
+    run_clicked = True
 if run_clicked:
     bar = st.progress(0.0, text="Starting…")
 

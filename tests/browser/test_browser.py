@@ -74,3 +74,43 @@ def test_presenter_mode_screenshot(server, page):
     assert_no_errors(page)
     assert page.get_by_text("What to notice").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "presenter-training.png"), full_page=True)
+
+
+def _download(page, label):
+    btn = page.locator("[data-testid='stDownloadButton'] button", has_text=label).first
+    with page.expect_download(timeout=60_000) as dl:
+        btn.click()
+    with open(dl.value.path(), encoding="utf-8") as f:
+        return f.read()
+
+
+def test_exports_download_data_and_config(server, page):
+    """The export panel of the kernel heatmaps downloads real CSV data, the configuration the URL
+    describes, and an offline-capable interactive HTML figure."""
+    import json
+
+    page.goto(f"{server}/kernel?n=12&width=64&seed=3", timeout=60_000)
+    wait_ready(page, 2)
+    page.get_by_text("Export: kernels").first.click()
+    csv = _download(page, "Data (CSV)")
+    rows = [r.split(",") for r in csv.strip().splitlines() if r]
+    assert rows[0] == ["array", "i", "j", "value"]  # tidy long format of the heatmaps' arrays
+    values = [float(r[3]) for r in rows[1:]]
+    assert len(values) >= 4 * 12 * 12 and any(v != 0 for v in values)
+    cfg = json.loads(_download(page, "Config (JSON)"))
+    assert cfg["width"] == 64 and cfg["n"] == 12 and cfg["seed"] == 3
+    html = _download(page, "HTML (interactive)")
+    assert "plotly" in html.lower() and "<html" in html.lower()
+    assert_no_errors(page)
+
+
+def test_presets_page_runs_a_preset_from_its_url(server, page):
+    """?preset=...&fast=1&run=1 opens the presets page, computes the preset and shows its figures
+    and measured numbers; the URL keeps the selection."""
+    page.goto(f"{server}/presets?preset=jacot_fig2&fast=1&run=1", timeout=60_000)
+    wait_ready(page, 1, timeout=300_000)
+    page.wait_for_selector("[data-testid='stMetricValue']", timeout=60_000)
+    assert_no_errors(page)
+    assert "preset=jacot_fig2" in page.url
+    assert page.get_by_text("Computed in").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "page-presets.png"), full_page=True)
