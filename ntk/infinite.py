@@ -16,6 +16,7 @@ their limit (correlation 1 between two zero inputs, 0 against others), never NaN
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import NamedTuple
 
@@ -167,6 +168,10 @@ def infinite_kernel(
     same = x2 is None
     x2_ = x1 if same else x2
     degree = resolve_degree(net, (x1, x2), quadrature_degree)
+    if net.parameterization == "ntk":
+        # The NTK-parameterization limit does not depend on the widths: one compiled function
+        # serves every width (standard parameterization keeps them, its NTK scales with them).
+        net = dataclasses.replace(net, widths=(1,) * net.depth)
     get_ntk = "ntk" in get
     n1, n2 = x1.shape[0], x2_.shape[0]
     itemsize = x1.dtype.itemsize
