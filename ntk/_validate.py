@@ -14,6 +14,14 @@ def is_tracer(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+def as_jax(a):
+    """`jnp.asarray` for concrete values via `jax.device_put`, which (unlike `jnp.asarray` on a
+    numpy array) does not compile a program per new shape. Jax arrays and tracers pass through."""
+    if isinstance(a, (jax.Array, jax.core.Tracer)):
+        return a
+    return jax.device_put(np.asarray(a))
+
+
 def check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value).is_integer() and value > 0:
@@ -66,7 +74,7 @@ def check_inputs(x, name: str = "x", *, ndim: int = 2):
         return x
     if np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(jnp.result_type(float))
-    return jnp.asarray(arr)
+    return as_jax(arr)
 
 
 def check_pair(x1, x2):

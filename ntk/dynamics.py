@@ -39,23 +39,25 @@ def _add_reg(k, diag_reg, absolute):
 
 
 def _check_kernel(k, name):
-    k = jnp.asarray(k)
+    k = V.as_jax(k)
     if k.ndim != 2 or k.shape[0] != k.shape[1]:
         raise ValueError(f"{name} must be a square (n, n) matrix, got shape {k.shape}.")
-    if not bool(jnp.all(jnp.isfinite(k))):
+    if not np.all(np.isfinite(np.asarray(k))):  # host-side check: no compiled op per shape
         raise ValueError(f"{name} contains NaN/inf; check the kernel computation or use float64.")
     return k
 
 
 def _as_2d_y(y, name="y_train"):
-    y = jnp.asarray(y)
+    y = np.asarray(y) if not isinstance(y, jax.core.Tracer) else y
+    if isinstance(y, np.ndarray) and not np.issubdtype(y.dtype, np.inexact):
+        y = y.astype(jnp.result_type(float))
     if y.ndim == 1:
         y = y[:, None]
     if y.ndim != 2:
         raise ValueError(f"{name} must have shape (n,) or (n, k), got {y.shape}.")
-    if not bool(jnp.all(jnp.isfinite(y))):
+    if isinstance(y, np.ndarray) and not np.all(np.isfinite(y)):
         raise ValueError(f"{name} contains NaN/inf values.")
-    return y
+    return V.as_jax(y)
 
 
 def max_learning_rate(ntk_train_train, y_train_size: Optional[int] = None, momentum: float = 0.0,
@@ -87,6 +89,21 @@ def _eig_fns(evals, t, lr, N, discrete):
     return g1, g2
 
 
+_eigh = jax.jit(jnp.linalg.eigh)
+
+
+@functools.partial(jax.jit, static_argnames=("discrete",))
+def _gd_flow(evals, evecs, tarr, f0, y, kt, ft0, lr, N, discrete):
+    """f_t on train (nt, n, k) and test (nt, m, k) (None without kt) for each t in tarr."""
+    g1, g2 = _eig_fns(evals, tarr, lr, N, discrete)
+    proj = evecs.T @ (f0 - y)  # (n, k)
+    ftr = f0[None] + jnp.einsum("ji,ti,ik->tjk", evecs, g1, proj)
+    fte = None
+    if kt is not None:
+        fte = ft0[None] + jnp.einsum("mj,ji,ti,ik->tmk", kt, evecs, g2, proj)
+    return ftr, fte
+
+
 def gradient_descent_mse(k_train_train, y_train, learning_rate: float = 1.0, diag_reg: float = 0.0,
                          diag_reg_absolute_scale: bool = False, discrete: bool = False):
     """Closed-form MSE training of a linear model with kernel Theta = k_train_train.
@@ -109,35 +126,33 @@ def gradient_descent_mse(k_train_train, y_train, learning_rate: float = 1.0, dia
 
     @functools.lru_cache(1)
     def eig():
-        return jnp.linalg.eigh(kr)
+        return _eigh(kr)
 
     def predict_fn(t=None, fx_train_0=0.0, fx_test_0=None, k_test_train=None):
         if fx_test_0 is not None and k_test_train is None:
             raise ValueError("k_test_train is needed to predict on test points (fx_test_0 given).")
         f0 = 0.0 if fx_train_0 is None else fx_train_0
-        f0 = jnp.asarray(f0, y.dtype)
-        f0 = jnp.broadcast_to(f0.reshape(y.shape) if f0.size == y.size else f0, y.shape)
-        rhs = f0 - y
+        # Host-side (numpy) shaping of concrete inputs: no compiled op per shape.
+        xp = jnp if isinstance(f0, jax.core.Tracer) or isinstance(fx_test_0, jax.core.Tracer) else np
+        f0 = xp.asarray(f0, y.dtype)
+        f0 = xp.broadcast_to(f0.reshape(y.shape) if f0.size == y.size else f0, y.shape)
         if fx_test_0 is not None:
             m = jnp.shape(k_test_train)[0]
-            ft0 = jnp.asarray(fx_test_0, y.dtype)
-            ft0 = jnp.broadcast_to(ft0.reshape(m, y.shape[1]) if ft0.size == m * y.shape[1] else ft0,
-                                   (m, y.shape[1]))
+            ft0 = xp.asarray(fx_test_0, y.dtype)
+            ft0 = xp.broadcast_to(ft0.reshape(m, y.shape[1]) if ft0.size == m * y.shape[1] else ft0,
+                                  (m, y.shape[1]))
         if t is None:
+            rhs = f0 - y
             ftr = y
             if fx_test_0 is not None:
                 sol = jnp.linalg.solve(kr, -rhs)
-                fte = ft0 + jnp.asarray(k_test_train) @ sol
+                fte = ft0 + V.as_jax(k_test_train) @ sol
         else:
-            tarr = jnp.atleast_1d(jnp.asarray(t, dtype=y.dtype)).reshape(-1)
+            tarr = np.atleast_1d(np.asarray(t, dtype=y.dtype)).reshape(-1)
             evals, evecs = eig()
-            g1, g2 = _eig_fns(evals, tarr, lr, N, discrete)
-            proj = evecs.T @ rhs  # (n, k)
-            ftr = f0[None] + jnp.einsum("ji,ti,ik->tjk", evecs, g1, proj)
-            if fx_test_0 is not None:
-                kt = jnp.asarray(k_test_train)
-                fte = ft0[None] + jnp.einsum(
-                    "mj,ji,ti,ik->tmk", kt, evecs, g2, proj)
+            kt = None if fx_test_0 is None else V.as_jax(k_test_train)
+            ftr, fte = _gd_flow(evals, evecs, tarr, f0, y, kt, None if kt is None else ft0,
+                                np.asarray(lr, y.dtype), np.asarray(N, y.dtype), discrete)
             shape = jnp.shape(t)
             ftr = ftr.reshape(shape + ftr.shape[1:])
             if fx_test_0 is not None:
@@ -161,13 +176,38 @@ def gp_inference(k_train_train, y_train, k_test_train, k_test_test=None, diag_re
     """
     k = _add_reg(_check_kernel(k_train_train, "k_train_train"), diag_reg, diag_reg_absolute_scale)
     y = _as_2d_y(y_train)
-    kt = jnp.asarray(k_test_train)
+    kt = V.as_jax(k_test_train)
     c = jax.scipy.linalg.cho_factor(k)
     mean = kt @ jax.scipy.linalg.cho_solve(c, y)
     cov = None
     if k_test_test is not None:
-        cov = jnp.asarray(k_test_test) - kt @ jax.scipy.linalg.cho_solve(c, kt.T)
+        cov = V.as_jax(k_test_test) - kt @ jax.scipy.linalg.cho_solve(c, kt.T)
     return mean, cov
+
+
+@functools.partial(jax.jit, static_argnames=("get", "with_cov"))
+def _ensemble_core(T, K, Ts, Ks, Kss, y, ts, rate, get, with_cov):
+    """Vectorized over times ts: (means (nt, m, k), covs (nt, m, m) or None); rate = lr / N."""
+    evals, evecs = jnp.linalg.eigh(T)
+    lam = jnp.maximum(evals, 1e-300 if evals.dtype == jnp.float64 else 1e-30)
+
+    def one(tt):
+        fac = -jnp.expm1(-lam * tt * rate) / lam
+        A = (evecs * fac) @ evecs.T
+        mean = Ts @ A @ y
+        if not with_cov:
+            return mean, None
+        if get == "ntk":
+            TA = Ts @ A
+            cross = TA @ Ks.T
+            cov = Kss + TA @ K @ TA.T - (cross + cross.T)
+        else:
+            fac2 = -jnp.expm1(-2 * lam * tt * rate) / lam
+            A2 = (evecs * fac2) @ evecs.T
+            cov = Kss - Ts @ A2 @ Ts.T
+        return mean, cov
+
+    return jax.vmap(one)(ts)
 
 
 def ensemble_mse(nngp_train_train, ntk_train_train, y_train, nngp_test_train, ntk_test_train,
@@ -188,38 +228,18 @@ def ensemble_mse(nngp_train_train, ntk_train_train, y_train, nngp_test_train, nt
     K = _check_kernel(nngp_train_train, "nngp_train_train")
     if get == "ntk":
         T = _add_reg(_check_kernel(ntk_train_train, "ntk_train_train"), diag_reg, False)
-        Ts = jnp.asarray(ntk_test_train)
+        Ts = V.as_jax(ntk_test_train)
     elif get == "nngp":
         T = _add_reg(K, diag_reg, False)
-        Ts = jnp.asarray(nngp_test_train)
+        Ts = V.as_jax(nngp_test_train)
     else:
         raise ValueError(f"get must be 'ntk' or 'nngp', got {get!r}.")
-    evals, evecs = jnp.linalg.eigh(T)
-    lam = jnp.maximum(evals, 1e-300 if evals.dtype == jnp.float64 else 1e-30)
     scalar_t = t is None or jnp.ndim(t) == 0
-    ts = jnp.atleast_1d(jnp.asarray(jnp.inf if t is None else t, dtype=y.dtype))
-
-    def one(tt):
-        fac = -jnp.expm1(-lam * tt * lr / N) / lam
-        A = (evecs * fac) @ evecs.T
-        mean = Ts @ A @ y
-        if not compute_cov or nngp_test_test is None:
-            return mean, None
-        Kss = jnp.asarray(nngp_test_test)
-        Ks = jnp.asarray(nngp_test_train)
-        if get == "ntk":
-            TA = Ts @ A
-            cross = TA @ Ks.T
-            cov = Kss + TA @ K @ TA.T - (cross + cross.T)
-        else:
-            fac2 = -jnp.expm1(-2 * lam * tt * lr / N) / lam
-            A2 = (evecs * fac2) @ evecs.T
-            cov = Kss - Ts @ A2 @ Ts.T
-        return mean, cov
-
-    outs = [one(tt) for tt in ts]
-    means = jnp.stack([o[0] for o in outs])
-    covs = None if outs[0][1] is None else jnp.stack([o[1] for o in outs])
+    ts = np.atleast_1d(np.asarray(np.inf if t is None else t, dtype=y.dtype)).reshape(-1)
+    with_cov = compute_cov and nngp_test_test is not None
+    Kss = V.as_jax(nngp_test_test) if with_cov else None
+    means, covs = _ensemble_core(T, K, Ts, V.as_jax(nngp_test_train), Kss, y, ts,
+                                 np.asarray(lr / N, y.dtype), get, with_cov)
     if scalar_t:
         return means[0], (None if covs is None else covs[0])
     return means, covs
@@ -311,9 +331,8 @@ def _tree_sub(a, b):
     return jax.tree_util.tree_map(lambda u, v: u - v, a, b)
 
 
-@functools.lru_cache(maxsize=32)
-def _make_runner(apply_fn, opt, linearized: bool, network: bool = True, fspace=None):
-    """Jitted `run(state, n, params0, x, y, theta)`: n full-batch steps of the net and/or its
+def _runner_fn(apply_fn, opt, linearized: bool, network: bool = True, fspace=None):
+    """`run(state, n, params0, x, y, theta, lr)`: n full-batch steps of the net and/or its
     linearization. state = (params, opt_state, lin_params, lin_opt_state, f_lin_train, w).
 
     The linear model is linearized once per call, outside the loop (residuals of f at theta0 are
@@ -361,19 +380,71 @@ def _make_runner(apply_fn, opt, linearized: bool, network: bool = True, fspace=N
 
         return jax.lax.fori_loop(0, n, body, (p, o, pl, ol, fl, wl))
 
-    return jax.jit(run)
+    return run
+
+
+@functools.lru_cache(maxsize=32)
+def _make_runner(apply_fn, opt, linearized: bool, network: bool = True, fspace=None):
+    """Jitted `_runner_fn` (see there)."""
+    return jax.jit(_runner_fn(apply_fn, opt, linearized, network, fspace))
+
+
+def _outputs(apply_fn, linearized, p, pl, params0, x):
+    """(f(x; p), f_lin(x; pl)) with f_lin the linearization at params0 (f_lin = f without it)."""
+    f = apply_fn(p, x)
+    if linearized:
+        f0, df = jax.jvp(lambda q: apply_fn(q, x), (params0,), (_tree_sub(pl, params0),))
+        return f, f0 + df
+    return f, f
 
 
 @functools.lru_cache(maxsize=32)
 def _make_evaluator(apply_fn, linearized: bool):
-    def evaluate(p, pl, params0, x):
-        f = apply_fn(p, x)
-        if linearized:
-            f0, df = jax.jvp(lambda q: apply_fn(q, x), (params0,), (_tree_sub(pl, params0),))
-            return f, f0 + df
-        return f, f
+    return jax.jit(functools.partial(_outputs, apply_fn, linearized))
 
-    return jax.jit(evaluate)
+
+@functools.lru_cache(maxsize=32)
+def _make_start(apply_fn, opt, set_lr: bool):
+    """Jitted initial training state (params, opt state, linear copies, f(x_train), 0) and |theta0|.
+    `set_lr`: write `lr` into the state of a named (inject_hyperparams) optimizer."""
+
+    def start(params0, x, lr, dtype_like):
+        def init(p):
+            st = opt.init(p)
+            if set_lr:
+                st.hyperparams["learning_rate"] = jnp.asarray(lr)
+            return st
+
+        f = apply_fn(params0, x).astype(dtype_like.dtype)
+        state = (params0, init(params0), params0, init(params0), f, jnp.zeros_like(f))
+        norm0 = _tree_norm(params0)
+        return state, jnp.where(norm0 > 0, norm0, jnp.ones_like(norm0))
+
+    return jax.jit(start)
+
+
+@functools.lru_cache(maxsize=32)
+def _make_segment(apply_fn, opt, linearized: bool, fspace=None):
+    """Jitted `segment(state, n, params0, x, y, theta, lr, norm0, x_test, y_test)`: n training
+    steps (`_runner_fn`) followed by everything recorded at that step, in one compiled call:
+    outputs and losses of both models on train (and test) points and the relative weight changes.
+    x_test / y_test may be None."""
+    run = _runner_fn(apply_fn, opt, linearized, True, fspace)
+
+    def segment(state, n, params0, x, y, theta, lr, norm0, xt, yt):
+        state = run(state, n, params0, x, y, theta, lr)
+        p, _, pl, _, _, _ = state
+        ft, lft = _outputs(apply_fn, linearized, p, pl, params0, x)
+        rec = dict(ft=ft, lt=_mse(ft, y), wc=_tree_norm(_tree_sub(p, params0)) / norm0,
+                   lft=lft, llt=_mse(lft, y), lwc=_tree_norm(_tree_sub(pl, params0)) / norm0)
+        if xt is not None:
+            fte, lfte = _outputs(apply_fn, linearized, p, pl, params0, xt)
+            rec.update(fte=fte, lfte=lfte)
+            if yt is not None:
+                rec.update(lte=_mse(fte, yt), llte=_mse(lfte, yt))
+        return state, rec
+
+    return jax.jit(segment)
 
 
 def _record_steps(steps, record_every, record_steps):
@@ -429,17 +500,28 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
     out = jax.eval_shape(apply_fn, params0, x_train)
     if out.shape != y_train.shape:
         raise ValueError(f"The network outputs {out.shape} on x_train but y_train is {y_train.shape}.")
-    y_train = y_train.astype(out.dtype)
+    if y_train.dtype != out.dtype:
+        y_train = y_train.astype(out.dtype)
     opt_name = optimizer.lower() if isinstance(optimizer, str) else "custom"
     opt, set_lr = make_optimizer(optimizer, lr, momentum)
 
-    theta0 = None
+    # Kernels at init. A single-output network's full (n, n, 1, 1) kernel is its traced kernel,
+    # so one compiled kernel function serves the stability check, kernel tracking and the
+    # function-space updates below.
+    single = net is not None and y_train.shape[1] == 1
+
+    def kernel_np(p):
+        if single:
+            return np.asarray(empirical_ntk(net, p, x_train, trace=False))[:, :, 0, 0]
+        return np.asarray(empirical_ntk(net_or_fn, p, x_train))
+
+    theta0_np = None
     max_lr = None
     message = ""
     if check_stability or track_kernel:
-        theta0 = empirical_ntk(net_or_fn, params0, x_train)
+        theta0_np = kernel_np(params0)
         if check_stability and opt_name in ("sgd", "gd", "momentum"):
-            max_lr = max_learning_rate(theta0, y_train.size,
+            max_lr = max_learning_rate(theta0_np, y_train.size,
                                        momentum=momentum if opt_name == "momentum" else 0.0)
             if lr > max_lr:
                 message = (f"learning_rate={lr:g} exceeds the largest stable value "
@@ -448,22 +530,20 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     rsteps = _record_steps(steps, record_every, record_steps)
-    fspace, theta_full = None, jnp.zeros((1, 1), y_train.dtype)
+    fspace, theta_full = None, np.zeros((1, 1), y_train.dtype)
     if linearized and net is not None and opt_name in ("sgd", "gd", "momentum"):
         # Linear optimizers: advance the linear model's train outputs in function space.
         fspace = float(momentum) if opt_name == "momentum" else 0.0
-        th = empirical_ntk(net, params0, x_train, trace=False)  # (n, n, k, k)
         n_, k_ = y_train.shape
-        theta_full = jnp.transpose(th, (0, 2, 1, 3)).reshape(n_ * k_, n_ * k_).astype(y_train.dtype)
-    runner = _make_runner(apply_fn, opt, linearized, True, fspace)
-    evaluator = _make_evaluator(apply_fn, linearized)
-    f_init = apply_fn(params0, x_train).astype(y_train.dtype)
-    def init_state(p):
-        st = opt.init(p)
-        return set_lr(st) if set_lr is not None else st
-
-    state = (params0, init_state(params0), params0, init_state(params0), f_init, jnp.zeros_like(f_init))
-    norm0 = float(_tree_norm(params0)) or 1.0
+        if single and theta0_np is not None:
+            theta_full = theta0_np.astype(y_train.dtype)
+        else:
+            th = np.asarray(empirical_ntk(net, params0, x_train, trace=False))  # (n, n, k, k)
+            theta_full = th.transpose(0, 2, 1, 3).reshape(n_ * k_, n_ * k_).astype(y_train.dtype)
+    segment = _make_segment(apply_fn, opt, linearized, fspace)
+    lr_arr = np.asarray(lr, y_train.dtype)
+    state, norm0 = _make_start(apply_fn, opt, set_lr is not None)(params0, x_train, lr_arr,
+                                                                 np.zeros((), y_train.dtype))
 
     rec = {k: [] for k in ("steps", "lt", "lte", "ft", "fte", "wc", "llt", "llte", "lft", "lfte",
                            "lwc", "kc", "K")}
@@ -472,15 +552,13 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
     current = 0
     for target in rsteps:
         n = int(target - current)
-        if n > 0:
-            state = runner(state, jnp.asarray(n), params0, x_train, y_train, theta_full,
-                           jnp.asarray(lr, y_train.dtype))
-            current = int(target)
-        p, _, pl, _, _, _ = state
-        ft, lft = evaluator(p, pl, params0, x_train)
-        lt, llt = float(_mse(ft, y_train)), float(_mse(lft, y_train))
+        state, r = segment(state, np.asarray(max(n, 0), np.int32), params0, x_train, y_train,
+                           theta_full, lr_arr, norm0, x_test if has_test else None, y_test)
+        current = max(current, int(target))
+        r = jax.device_get(r)
+        lt, llt = float(r["lt"]), float(r["llt"])
         if loss0 is None:
-            loss0 = max(lt, float(0.5 * jnp.mean(y_train**2)), 1e-12)
+            loss0 = max(lt, float(0.5 * np.mean(np.asarray(y_train) ** 2)), 1e-12)
         bad = [v for v in ((lt,) + ((llt,) if linearized else ())) if not np.isfinite(v)
                or v > divergence_factor * loss0]
         if bad:
@@ -493,25 +571,24 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
             break
         rec["steps"].append(current)
         rec["lt"].append(lt)
-        rec["ft"].append(np.asarray(ft))
-        rec["wc"].append(float(_tree_norm(_tree_sub(p, params0))) / norm0)
+        rec["ft"].append(np.asarray(r["ft"]))
+        rec["wc"].append(float(r["wc"]))
         if linearized:
             rec["llt"].append(llt)
-            rec["lft"].append(np.asarray(lft))
-            rec["lwc"].append(float(_tree_norm(_tree_sub(pl, params0))) / norm0)
+            rec["lft"].append(np.asarray(r["lft"]))
+            rec["lwc"].append(float(r["lwc"]))
         if has_test:
-            fte, lfte = evaluator(p, pl, params0, x_test)
-            rec["fte"].append(np.asarray(fte))
+            rec["fte"].append(np.asarray(r["fte"]))
             if linearized:
-                rec["lfte"].append(np.asarray(lfte))
+                rec["lfte"].append(np.asarray(r["lfte"]))
             if y_test is not None:
-                rec["lte"].append(float(_mse(fte, y_test)))
+                rec["lte"].append(float(r["lte"]))
                 if linearized:
-                    rec["llte"].append(float(_mse(lfte, y_test)))
+                    rec["llte"].append(float(r["llte"]))
         if track_kernel:
-            Kt = empirical_ntk(net_or_fn, p, x_train)
-            rec["K"].append(np.asarray(Kt))
-            rec["kc"].append(float(jnp.linalg.norm(Kt - theta0) / jnp.linalg.norm(theta0)))
+            Kt = kernel_np(state[0])
+            rec["K"].append(Kt)
+            rec["kc"].append(float(np.linalg.norm(Kt - theta0_np) / np.linalg.norm(theta0_np)))
         if progress is not None:
             progress(current, steps)
 

@@ -32,7 +32,7 @@ def fit_loglog_slope(x, y, level: float = 0.95) -> dict:
 
     Non-positive or non-finite points are dropped; fewer than 3 points give NaN uncertainty.
     """
-    from scipy import stats
+    from scipy.special import stdtrit  # Student-t quantile (lighter import than scipy.stats)
 
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
@@ -51,7 +51,7 @@ def fit_loglog_slope(x, y, level: float = 0.95) -> dict:
     if dof > 0:
         s2 = float(np.sum(resid**2)) / dof
         se = math.sqrt(s2 / float(np.sum((lx - lx.mean()) ** 2)))
-        q = float(stats.t.ppf(0.5 + level / 2, dof))
+        q = float(stdtrit(dof, 0.5 + level / 2))
     else:
         se, q = float("nan"), float("nan")
     slope = float(coef[1])
@@ -128,9 +128,10 @@ def width_sweep(widths: Sequence[int], seeds: Sequence[int] = (0, 1, 2), *, x_tr
     if need_train and y_train is None:
         raise ValueError("y_train is needed for the training metrics (weight/kernel change, lin_gap).")
     if y_train is not None:
-        y_train = jnp.asarray(y_train)
+        y_train = np.asarray(y_train)
         if y_train.ndim == 1:
             y_train = y_train[:, None]
+        y_train = V.as_jax(y_train)
     k = out_dim or (y_train.shape[1] if y_train is not None else 1)
     x_eval = x_train if x_test is None else V.check_inputs(x_test, "x_test")
     ref = mlp([widths[0]] * depth, k, activation, W_std, b_std, parameterization)

@@ -57,7 +57,7 @@ class MLP:
                 "init needs an explicit jax.random key, e.g. net.init(jax.random.PRNGKey(0), in_dim)."
             )
         dtype = jnp.dtype(dtype or jnp.result_type(float))
-        return list(_init_jit(self, in_dim, dtype, key))
+        return list(_init_params(self, in_dim, dtype, key))
 
     def _scales(self, fan_in: int):
         """(weight multiplier, bias multiplier) applied in the forward pass."""
@@ -82,6 +82,12 @@ class MLP:
         if not V.is_tracer(x):
             x = V.check_inputs(x, "x")
         self._check_params(params, x)
+        if not any(V.is_tracer(a) for a in jax.tree_util.tree_leaves(params)) and not V.is_tracer(x):
+            # Concrete call: one compiled program per (network, shapes) instead of op-by-op dispatch.
+            return _apply_jit(self, params, x)
+        return self._forward(params, x)
+
+    def _forward(self, params: Params, x) -> jnp.ndarray:
         h = x
         for i, (W, b) in enumerate(params):
             sw, sb = self._scales(W.shape[0])
@@ -110,8 +116,59 @@ class MLP:
         )
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _apply_jit(net: "MLP", params, x):
+    return net._forward(params, x)
+
+
+def _bucket(n: int) -> int:
+    return max(64, 1 << (int(n) - 1).bit_length())
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _flat_normal(key, size: int, dtype):
+    return jax.random.normal(key, (size,), dtype)
+
+
+@jax.jit
+def _split3(key):
+    return jax.random.split(key, 3)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _assemble(net: "MLP", in_dim: int, flats):
+    params = []
+    for (fan_in, fan_out), (w, b) in zip(net.layer_sizes(in_dim), flats):
+        W = w[: fan_in * fan_out].reshape(fan_in, fan_out)
+        b = b[:fan_out]
+        if net.parameterization == "standard":
+            W = W * jnp.asarray(net.W_std / fan_in**0.5, W.dtype)
+            b = b * jnp.asarray(net.b_std, b.dtype)
+        params.append((W, b))
+    return tuple(params)
+
+
+def _init_params(net: "MLP", in_dim: int, dtype, key):
+    """[(W, b), ...] with W = normal(kw, (fan_in, fan_out)), b = normal(kb, (fan_out,)) per layer
+    (keys from successive 3-way splits), scaled for the standard parameterization.
+
+    With counter-based (partitionable) threefry the i-th value of a draw depends only on the key
+    and i, so each draw is made as a flat power-of-two-sized vector and sliced: identical values,
+    while networks of any width share the few compiled generators (a new width compiles only the
+    cheap slicing step, not the random-number generator).
+    """
+    if not jax.config.jax_threefry_partitionable:  # pragma: no cover - older default
+        return _init_direct(net, in_dim, dtype, key)
+    flats = []
+    for fan_in, fan_out in net.layer_sizes(in_dim):
+        key, kw, kb = _split3(key)
+        flats.append((_flat_normal(kw, _bucket(fan_in * fan_out), dtype),
+                      _flat_normal(kb, _bucket(fan_out), dtype)))
+    return _assemble(net, in_dim, tuple(flats))
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _init_jit(net: "MLP", in_dim: int, dtype, key):
+def _init_direct(net: "MLP", in_dim: int, dtype, key):
     params = []
     for fan_in, fan_out in net.layer_sizes(in_dim):
         key, kw, kb = jax.random.split(key, 3)

@@ -4,18 +4,21 @@
   opening a URL reproduces the view; invalid URL values are reported, not raised.
 * `compute`: one cached call into `ntk.plots.<data_fn>(**config)` with a progress bar and
   readable errors (ValueError from the core -> `st.error`, never a traceback).
-* `show_figure`: theme (presenter mode), chart, "what to notice" caption, and the export panel
-  (interactive HTML, CSV, NPZ, JSON config, Python snippet that rebuilds the figure in Jupyter).
+* `show_figure`: theme (presenter mode), cached chart, "what to notice" caption, and an Export
+  button opening a dialog (interactive HTML, CSV, NPZ, JSON config, Python snippet that rebuilds
+  the figure in Jupyter).
 * `presenter()`: lecture mode flag (sidebar toggle in app.py).
 """
 from __future__ import annotations
 
 import collections
+import functools
 import json
+import os
 import threading
 import time
 import warnings
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import streamlit as st
 
@@ -23,7 +26,7 @@ from . import export as E
 from . import plots as P
 
 MEMORY_BUDGET = 1024**3  # bytes; the app's budget for one kernel computation
-_CACHE_ENTRIES = 48
+_CACHE_ENTRIES = 160  # results and built figures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,18 +200,63 @@ def _cache_key(fn_name, cfg):
     return fn_name + ":" + json.dumps(E._jsonable(dict(cfg)), sort_keys=True)
 
 
-def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[dict]:
-    """`ntk.plots.<fn_name>(**cfg)`, cached across reruns and sessions, with a progress bar.
+@functools.lru_cache(maxsize=16)
+def _computing_figure(label: str):
+    import plotly.graph_objects as go
 
-    Returns None after showing `st.error` when the configuration is invalid or too expensive.
-    """
+    fig = go.Figure()
+    fig.update_layout(height=240, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="#fafafa",
+                      xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      annotations=[dict(text=f"{label}…", showarrow=False, x=0.5, y=0.5,
+                                        xref="paper", yref="paper", font=dict(size=16,
+                                                                               color="#888"))])
+    return fig
+
+
+def cached_result(fn_name: str, cfg: Mapping, progress: Optional[Callable] = None):
+    """`ntk.plots.<fn_name>(**cfg)` through the process-wide cache (no streamlit calls; errors
+    propagate). One computation per configuration even with many sessions (or the prewarm
+    thread) asking at once: later callers wait for it."""
     store, lock, key_locks = _store()
     key = _cache_key(fn_name, cfg)
     with lock:
         if key in store:
             store.move_to_end(key)
             return store[key]
+        klock = key_locks[key]
+    with klock:
+        with lock:
+            hit = store.get(key)
+        if hit is not None:
+            return hit
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = getattr(P, fn_name)(**dict(cfg), progress=progress)
+        with lock:
+            store[key] = out
+            key_locks.pop(key, None)
+            while len(store) > _CACHE_ENTRIES:
+                store.popitem(last=False)
+    return out
+
+
+def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[dict]:
+    """`ntk.plots.<fn_name>(**cfg)`, cached across reruns and sessions, with a progress bar.
+
+    Returns None after showing `st.error` when the configuration is invalid or too expensive.
+    """
+    store, lock, _ = _store()
+    key = _cache_key(fn_name, cfg)
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
     bar = st.progress(0.0, text=f"{label}…")
+    # An empty chart frame while computing: the browser fetches and starts the plotly renderer
+    # in parallel with the computation instead of after it (faster first page load).
+    frame = st.empty()
+    frame.plotly_chart(_computing_figure(label), key=f"computing_{abs(hash(key))}", theme=None,
+                       config={"displayModeBar": False, "staticPlot": True})
     t0 = time.perf_counter()
 
     def progress(done, total):
@@ -219,14 +267,7 @@ def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[di
             pass
 
     try:
-        with key_locks[key]:  # one computation per configuration, even with many sessions
-            with lock:
-                hit = store.get(key)
-            if hit is not None:
-                return hit
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out = getattr(P, fn_name)(**dict(cfg), progress=progress)
+        return cached_result(fn_name, cfg, progress)
     except (ValueError, TypeError, FloatingPointError, OverflowError) as e:
         st.error(f"**Cannot compute this configuration.** {e}")
         return None
@@ -238,24 +279,54 @@ def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[di
         return None
     finally:
         bar.empty()
-    with lock:
-        store[key] = out
-        while len(store) > _CACHE_ENTRIES:
-            store.popitem(last=False)
-    return out
+        frame.empty()
 
 
 # ---------------------------------------------------------------------------------------------
 # Figures with exports
 # ---------------------------------------------------------------------------------------------
 
+CHART_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def cached_figure(d: Mapping, data_fn: str, cfg: Mapping, fig_fn: str, kwargs: Mapping,
+                  presenter_mode: bool = False):
+    """`ntk.plots.<fig_fn>(d, **kwargs)` with the theme applied, built once per (data
+    configuration, arguments, presenter mode) and cached (figures are never mutated later)."""
+    key = (f"fig:{fig_fn}:{json.dumps(E._jsonable(dict(kwargs)), sort_keys=True)}:"
+           f"{int(presenter_mode)}:" + _cache_key(data_fn, cfg))
+    store, lock, _ = _store()
+    with lock:
+        hit = store.get(key)
+        if hit is not None:
+            store.move_to_end(key)
+            return hit
+    fig = P.apply_theme(getattr(P, fig_fn)(d, **kwargs), presenter=presenter_mode)
+    with lock:
+        store[key] = fig
+        while len(store) > _CACHE_ENTRIES:
+            store.popitem(last=False)
+    return fig
+
+
 def show_figure(fig, name: str, *, data_fn: str, cfg: Mapping, fig_fn: str,
-                fig_kwargs: Optional[Mapping] = None, notice: str = "", exports: bool = True):
-    """Chart + (presenter) 'what to notice' + export panel for one figure."""
+                fig_kwargs: Optional[Mapping] = None, notice: str = "", exports: bool = True,
+                build_kwargs: Optional[Mapping] = None):
+    """Chart + (presenter) 'what to notice' + export panel for one figure.
+
+    `fig` is a ready `go.Figure`, or the result dict of `compute(data_fn, cfg)`: then the figure
+    is `ntk.plots.<fig_fn>(fig, **fig_kwargs, **build_kwargs)`, built and themed once per
+    (data, arguments, presenter mode) and cached, so a rerun with cached data (e.g. moving a
+    slider back) does not rebuild plotly objects.
+    """
     pres = presenter()
-    P.apply_theme(fig, presenter=pres)
+    if isinstance(fig, Mapping):
+        fig = cached_figure(fig, data_fn, cfg, fig_fn,
+                            {**dict(fig_kwargs or {}), **dict(build_kwargs or {})}, pres)
+    else:
+        P.apply_theme(fig, presenter=pres)
     st.plotly_chart(fig, key=f"chart_{name}", theme=None,
-                    config={"displaylogo": False, "responsive": True})
+                    config=CHART_CONFIG)
     if pres and notice:
         st.info(f"**What to notice:** {notice}")
     if exports and not pres:
@@ -263,22 +334,31 @@ def show_figure(fig, name: str, *, data_fn: str, cfg: Mapping, fig_fn: str,
 
 
 def export_panel(fig, name, *, data_fn, cfg, fig_fn, fig_kwargs=None):
-    with st.expander(f"Export: {name}"):
-        c1, c2, c3, c4 = st.columns(4)
-        c1.download_button("HTML (interactive)", data=lambda: E.figure_html(fig),
-                           file_name=f"{name}.html", mime="text/html", key=f"dl_html_{name}",
-                           on_click="ignore")
-        c2.download_button("Data (CSV)", data=lambda: E.arrays_to_csv(E.figure_arrays(fig)),
-                           file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{name}",
-                           on_click="ignore")
-        c3.download_button("Data (NPZ)", data=lambda: E.arrays_to_npz(E.figure_arrays(fig)),
-                           file_name=f"{name}.npz", mime="application/octet-stream",
-                           key=f"dl_npz_{name}", on_click="ignore")
-        c4.download_button("Config (JSON)", data=E.config_json(cfg), file_name=f"{name}.json",
-                           mime="application/json", key=f"dl_json_{name}", on_click="ignore")
-        snippet = E.python_snippet(data_fn, cfg, fig_fn, fig_kwargs)
-        st.caption("Reproduce this figure in Jupyter:")
-        st.code(snippet, language="python")
+    """An "Export" button under the figure; the export options open in a dialog, so a rerun
+    (e.g. a slider move) does not re-render download buttons and code for every figure."""
+    if st.button(f"Export {name}", key=f"export_{name}", icon=":material/download:",
+                 type="tertiary", help="HTML, CSV, NPZ, JSON and a Python snippet for Jupyter"):
+        _export_dialog(fig, name, data_fn, cfg, fig_fn, fig_kwargs)
+
+
+@st.dialog("Export", width="large")
+def _export_dialog(fig, name, data_fn, cfg, fig_fn, fig_kwargs):
+    st.markdown(f"**{name}**: the figure, its data and the configuration that produced it.")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.download_button("HTML (interactive)", data=lambda: E.figure_html(fig),
+                       file_name=f"{name}.html", mime="text/html", key=f"dl_html_{name}",
+                       on_click="ignore")
+    c2.download_button("Data (CSV)", data=lambda: E.arrays_to_csv(E.figure_arrays(fig)),
+                       file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{name}",
+                       on_click="ignore")
+    c3.download_button("Data (NPZ)", data=lambda: E.arrays_to_npz(E.figure_arrays(fig)),
+                       file_name=f"{name}.npz", mime="application/octet-stream",
+                       key=f"dl_npz_{name}", on_click="ignore")
+    c4.download_button("Config (JSON)", data=E.config_json(cfg), file_name=f"{name}.json",
+                       mime="application/json", key=f"dl_json_{name}", on_click="ignore")
+    snippet = E.python_snippet(data_fn, cfg, fig_fn, fig_kwargs)
+    st.caption("Reproduce this figure in Jupyter:")
+    st.code(snippet, language="python")
 
 
 def error_if(cond: bool, msg: str) -> bool:
@@ -316,3 +396,101 @@ def architecture_controls(S: PageState, container=None, parameterization: bool =
 
 ARCH_OPTIONS = {"activation": ACTIVATIONS, "parameterization": ["ntk", "standard"]}
 ARCH_RANGES = {"depth": (1, 6), "alpha": (0.0, 1.0), "W_std": (0.1, 4.0), "b_std": (0.0, 2.0)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Page defaults and prewarming
+# ---------------------------------------------------------------------------------------------
+
+PAGE_DEFAULTS = {
+    "kernel": dict(width=512, seed=0, depth=2, activation="relu", alpha=0.1, W_std=1.5,
+                   b_std=0.05, parameterization="ntk", dataset="circle", n=32, circle_seeds=4),
+    "convergence": dict(w_min=32, w_max=2048, n_widths=7, n_seeds=4, depth=2, activation="relu",
+                        alpha=0.1, W_std=1.5, b_std=0.05, dataset="circle", n=16),
+    "training": dict(widths=[32, 512], depth=2, activation="erf", alpha=0.1, W_std=1.5,
+                     b_std=0.1, parameterization="ntk", dataset="sine", n_train=8, noise=0.05,
+                     optimizer_name="sgd", lr_fraction=0.5, steps=300, seed=0),
+    "lazy": dict(w_min=32, w_max=1024, n_widths=4, n_seeds=2, depth=2, activation="relu",
+                 alpha=0.1, W_std=1.5, b_std=0.05, n_train=8, steps=100, lr_fraction=0.5,
+                 narrow=32, wide=1024),
+    "spectrum": dict(width=512, seed=0, depth=2, activation="relu", alpha=0.1, W_std=1.5,
+                     b_std=0.05, n_train=32, lr_fraction=0.5, steps=300, n_modes=6),
+}
+DATA_FN = {"kernel": "kernel_data", "convergence": "convergence_data",
+           "training": "training_data", "lazy": "lazy_data", "spectrum": "spectrum_data"}
+
+
+def defaults(page: str) -> dict:
+    """A fresh copy of a page's default configuration."""
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in PAGE_DEFAULTS[page].items()}
+
+
+def compute_args(page: str, cfg: Mapping) -> dict:
+    """Arguments of the page's data function (`DATA_FN[page]`) for its configuration `cfg`."""
+    cfg = dict(cfg)
+    if page == "kernel":
+        return dict(cfg, circle_widths=[32, 256, 2048], memory_budget=MEMORY_BUDGET)
+    if page == "training":
+        cfg["widths"] = sorted(cfg["widths"])
+    return cfg
+
+
+def page_figures(page: str, d: Mapping) -> list:
+    """(figure function, keyword arguments) of the figures a page shows for result `d` when the
+    controls below the computation are at their defaults (not in presenter mode)."""
+    if page == "kernel":
+        return [("kernel_heatmaps", {}), ("circle_figure", {})]
+    if page == "convergence":
+        return [("convergence_figure", {})]
+    if page == "training":
+        ok = [int(w) for w in d["widths"] if not d["runs"][int(w)]["diverged"]]
+        if not ok:
+            return []
+        return [("training_animation", dict(width=ok[0], step_buttons=False)), ("gap_figure", {}),
+                ("final_predictions_figure", {}), ("loss_figure", {})]
+    if page == "lazy":
+        return [("lazy_scaling_figure", {}), ("kernel_drift_figure", {})]
+    if page == "spectrum":
+        figs = [("eigenvalue_figure", {}), ("eigenvector_figure", {})]
+        if not (d["diverged"] and len(d["steps"]) < 2):
+            figs.append(("mode_convergence_figure", {}))
+        return figs
+    raise ValueError(f"Unknown page {page!r}")
+
+
+PREWARM_ORDER = ("kernel", "convergence", "training", "lazy", "spectrum")
+
+
+def prewarm(pages=PREWARM_ORDER, status: Optional[dict] = None) -> list:
+    """Compute every page's default result and figures into the process-wide cache (the same
+    computation a first visitor would trigger; nothing is precomputed on disk). Returns the pages
+    done; a page that fails is skipped and reports its error when visited. `status` (optional
+    dict) receives "done" (pages so far) and "finished"."""
+    done = [] if status is None else status.setdefault("done", [])
+    for page in pages:
+        args = compute_args(page, defaults(page))
+        try:
+            d = cached_result(DATA_FN[page], args)
+            for fig_fn, kw in page_figures(page, d):
+                cached_figure(d, DATA_FN[page], args, fig_fn, kw, False)
+        except Exception:  # pragma: no cover - reported on the page itself
+            continue
+        done.append(page)
+    if status is not None:
+        status["finished"] = True
+    return done
+
+
+@st.cache_resource(show_spinner=False)
+def start_prewarm() -> dict:
+    """Once per server process: compute the default views in a background thread, so that the
+    first visit of each page finds them ready. Off with NTK_PREWARM=0. Returns the status dict
+    (enabled, pages, done, finished) that `prewarm` updates."""
+    status = dict(enabled=False, pages=list(PREWARM_ORDER), done=[], finished=False)
+    if os.environ.get("NTK_PREWARM", "1").lower() in ("0", "false", "no", "off"):
+        return status
+    status["enabled"] = True
+    _store()  # create the shared cache in a script thread
+    threading.Thread(target=prewarm, args=(PREWARM_ORDER, status), name="ntk-prewarm",
+                     daemon=True).start()
+    return status

@@ -1,11 +1,9 @@
 """Width convergence: ‖Θ_emp − Θ∞‖/‖Θ∞‖ vs width on log-log axes."""
 import streamlit as st
 
-from ntk import plots as P
 from ntk import ui
 
-DEFAULTS = dict(w_min=32, w_max=2048, n_widths=7, n_seeds=4, depth=2, activation="relu",
-                alpha=0.1, W_std=1.5, b_std=0.05, dataset="circle", n=16)
+DEFAULTS = ui.defaults("convergence")
 S = ui.PageState("convergence", DEFAULTS,
                  options={"activation": ui.ACTIVATIONS, "dataset": ["circle", "sine", "moons"]},
                  ranges={**ui.ARCH_RANGES, "w_min": (1, 16384), "w_max": (1, 16384),
@@ -37,7 +35,7 @@ if d is not None:
     c1.metric("Fitted slope s", f"{d['slope']:.3f}")
     c2.metric("95% interval", f"[{d['ci_low']:.3f}, {d['ci_high']:.3f}]")
     c3.metric("R²", f"{d['r2']:.3f}")
-    ui.show_figure(P.convergence_figure(d), "convergence", data_fn="convergence_data", cfg=cfg,
+    ui.show_figure(d, "convergence", data_fn="convergence_data", cfg=cfg,
                    fig_fn="convergence_figure",
                    notice="On log-log axes the error is a straight line; its slope is the "
                           "exponent, close to −1/2. The vertical spread is the seed-to-seed noise.")

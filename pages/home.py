@@ -40,3 +40,9 @@ for i, (label, page, qp) in enumerate(PRESETS):
         st.switch_page(page, query_params=qp)
 st.caption("Every page keeps its full configuration in the URL: copy the address bar to share "
            "the exact view. Presenter mode (sidebar) enlarges figures for lectures.")
+warm = ui.start_prewarm()
+if warm["enabled"]:
+    n_done, n_all = len(warm["done"]), len(warm["pages"])
+    st.caption("Default views of all pages are computed and ready." if warm["finished"] else
+               f"Preparing the default views in the background: {n_done}/{n_all} pages ready "
+               "(pages open instantly once ready).")

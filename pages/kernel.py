@@ -3,8 +3,7 @@ import streamlit as st
 
 from ntk import ui
 
-DEFAULTS = dict(width=512, seed=0, depth=2, activation="relu", alpha=0.1, W_std=1.5, b_std=0.05,
-                parameterization="ntk", dataset="circle", n=32, circle_seeds=4)
+DEFAULTS = ui.defaults("kernel")
 S = ui.PageState("kernel", DEFAULTS,
                  options={**ui.ARCH_OPTIONS, "width": ui.WIDTH_OPTIONS,
                           "dataset": ["circle", "sine", "moons"]},
@@ -32,7 +31,7 @@ st.latex(r"\Theta^{(l+1)} = K^{(l+1)} + \sigma_w^2\,\dot\Sigma^{(l)}\,\Theta^{(l
          r"K^{(l+1)} = \sigma_w^2\,\mathbb E[\phi(u)\phi(v)] + \sigma_b^2,\quad "
          r"\dot\Sigma^{(l)} = \mathbb E[\phi'(u)\phi'(v)]")
 
-args = dict(cfg, circle_widths=[32, 256, 2048], memory_budget=ui.MEMORY_BUDGET)
+args = ui.compute_args("kernel", cfg)
 d = ui.compute("kernel_data", args, "Computing kernels")
 if d is not None:
     c1, c2, c3, c4 = st.columns(4)
@@ -44,12 +43,11 @@ if d is not None:
         st.caption(f"Method: **{d['method']}** (layer-wise closed form for dense nets: "
                    "Θ = Σ_l (s_l² A_{l−1}A_{l−1}ᵀ + β_l²) ⊙ D_l D_lᵀ, no Jacobian stored); "
                    f"budget {ui.fmt_bytes(ui.MEMORY_BUDGET)} per kernel.")
-    from ntk import plots as P
-    ui.show_figure(P.kernel_heatmaps(d), "kernels", data_fn="kernel_data", cfg=args,
+    ui.show_figure(d, "kernels", data_fn="kernel_data", cfg=args,
                    fig_fn="kernel_heatmaps",
                    notice="The empirical NTK (bottom left) already looks like Θ∞; the difference "
                           "is noise that shrinks as the width grows.")
-    ui.show_figure(P.circle_figure(d), "circle", data_fn="kernel_data", cfg=args,
+    ui.show_figure(d, "circle", data_fn="kernel_data", cfg=args,
                    fig_fn="circle_figure",
                    notice="Thin lines are random initializations: narrow nets scatter widely, "
                           "wide nets collapse onto the dashed infinite-width curve.")

@@ -1,12 +1,9 @@
 """Lazy regime: how much weights and the kernel move during training, vs width."""
 import streamlit as st
 
-from ntk import plots as P
 from ntk import ui
 
-DEFAULTS = dict(w_min=32, w_max=1024, n_widths=5, n_seeds=2, depth=2, activation="relu",
-                alpha=0.1, W_std=1.5, b_std=0.05, n_train=8, steps=100, lr_fraction=0.5,
-                narrow=32, wide=1024)
+DEFAULTS = ui.defaults("lazy")
 S = ui.PageState("lazy", DEFAULTS, options={"activation": ui.ACTIVATIONS,
                                             "narrow": ui.WIDTH_OPTIONS, "wide": ui.WIDTH_OPTIONS},
                  ranges={**ui.ARCH_RANGES, "w_min": (1, 8192), "w_max": (1, 8192),
@@ -48,10 +45,10 @@ if d is not None:
         f = d["fits"][m]
         c.metric(f"slope of {m.replace('_', ' ')}", f"{f['slope']:.2f}",
                  help=f"95% CI [{f['ci_low']:.2f}, {f['ci_high']:.2f}], R² {f['r2']:.2f}")
-    ui.show_figure(P.lazy_scaling_figure(d), "lazy_scaling", data_fn="lazy_data", cfg=cfg,
+    ui.show_figure(d, "lazy_scaling", data_fn="lazy_data", cfg=cfg,
                    fig_fn="lazy_scaling_figure",
                    notice="Compare the red fit with the grey n^(−1/2) and n^(−1) guides: "
                           "the measured exponent is what the page reports.")
-    ui.show_figure(P.kernel_drift_figure(d), "kernel_drift", data_fn="lazy_data", cfg=cfg,
+    ui.show_figure(d, "kernel_drift", data_fn="lazy_data", cfg=cfg,
                    fig_fn="kernel_drift_figure",
                    notice="The narrow net's kernel keeps moving; the wide one barely changes.")

@@ -1,11 +1,9 @@
 """Spectrum: eigen-decomposition of the NTK, spectral bias and the stability limit."""
 import streamlit as st
 
-from ntk import plots as P
 from ntk import ui
 
-DEFAULTS = dict(width=512, seed=0, depth=2, activation="relu", alpha=0.1, W_std=1.5, b_std=0.05,
-                n_train=32, lr_fraction=0.5, steps=300, n_modes=6)
+DEFAULTS = ui.defaults("spectrum")
 S = ui.PageState("spectrum", DEFAULTS,
                  options={"activation": ui.ACTIVATIONS, "width": ui.WIDTH_OPTIONS},
                  ranges={**ui.ARCH_RANGES, "n_train": (2, 512), "lr_fraction": (0.01, 5.0),
@@ -40,19 +38,19 @@ if d is not None:
     if d["learning_rate"] > d["lr_max"]:
         st.error(f"**Unstable learning rate.** {d['message']} Lower the learning rate below "
                  "1 × η_max; the mode-convergence plot shows the run up to divergence only.")
-    ui.show_figure(P.eigenvalue_figure(d), "eigenvalues", data_fn="spectrum_data", cfg=cfg,
+    ui.show_figure(d, "eigenvalues", data_fn="spectrum_data", cfg=cfg,
                    fig_fn="eigenvalue_figure",
                    notice="Eigenvalues fall off fast; any mode above the red line 2N/η diverges.")
     c1, c2 = st.columns(2)
     with c1:
-        ui.show_figure(P.eigenvector_figure(d), "eigenvectors", data_fn="spectrum_data", cfg=cfg,
+        ui.show_figure(d, "eigenvectors", data_fn="spectrum_data", cfg=cfg,
                        fig_fn="eigenvector_figure",
                        notice="Top eigenvectors are the lowest frequencies on the circle.")
     with c2:
         if d["diverged"] and len(d["steps"]) < 2:
             st.warning("Training diverged immediately: nothing to plot.")
         else:
-            ui.show_figure(P.mode_convergence_figure(d), "modes", data_fn="spectrum_data",
+            ui.show_figure(d, "modes", data_fn="spectrum_data",
                            cfg=cfg, fig_fn="mode_convergence_figure",
                            notice="Markers (network) follow the lines (linear theory): "
                                   "mode 1 is learned first, higher modes later.")

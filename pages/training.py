@@ -1,12 +1,9 @@
 """Training dynamics: network vs its linearization vs closed forms, for several widths."""
 import streamlit as st
 
-from ntk import plots as P
 from ntk import ui
 
-DEFAULTS = dict(widths=[32, 512], depth=2, activation="erf", alpha=0.1, W_std=1.5, b_std=0.1,
-                parameterization="ntk", dataset="sine", n_train=8, noise=0.05,
-                optimizer_name="sgd", lr_fraction=0.5, steps=300, seed=0)
+DEFAULTS = ui.defaults("training")
 STEPS = [50, 100, 200, 300, 500, 1000, 2000]
 S = ui.PageState("training", DEFAULTS,
                  options={**ui.ARCH_OPTIONS, "widths": ui.WIDTH_OPTIONS,
@@ -43,7 +40,7 @@ st.latex(r"f^{lin}_t(x) = f_0(x) - \Theta(x,\mathcal X)\,\Theta^{-1}"
 if not cfg["widths"]:
     st.error("Select at least one width in the sidebar.")
     st.stop()
-cfg["widths"] = sorted(cfg["widths"])
+cfg = ui.compute_args("training", cfg)
 d = ui.compute("training_data", cfg, "Training networks and their linearizations")
 if d is None:
     st.stop()
@@ -73,18 +70,19 @@ if ui.presenter():
     frame = st.slider("Step-through (frame)", 0, len(d["steps"]) - 1, len(d["steps"]) - 1,
                       key="training_frame")
 fk = dict(width=int(focus)) if frame is None else dict(width=int(focus), frame=int(frame))
-ui.show_figure(P.training_animation(d, step_buttons=ui.presenter(), **fk), "animation",
-               data_fn="training_data", cfg=cfg, fig_fn="training_animation", fig_kwargs=fk,
+ui.show_figure(d, "animation", data_fn="training_data", cfg=cfg,
+               fig_fn="training_animation", fig_kwargs=fk,
+               build_kwargs=dict(step_buttons=ui.presenter()),
                notice="Press play: the network (solid) and its linearization (dotted) move together "
                       "toward the data; the red dash-dot closed form sits on the linearization.")
 c1, c2 = st.columns(2)
 with c1:
-    ui.show_figure(P.gap_figure(d), "gap", data_fn="training_data", cfg=cfg, fig_fn="gap_figure",
+    ui.show_figure(d, "gap", data_fn="training_data", cfg=cfg, fig_fn="gap_figure",
                    notice="Wider networks (lighter colours) stay closer to their linearization.")
 with c2:
-    ui.show_figure(P.final_predictions_figure(d), "final", data_fn="training_data", cfg=cfg,
+    ui.show_figure(d, "final", data_fn="training_data", cfg=cfg,
                    fig_fn="final_predictions_figure",
                    notice="Every width fits the training points; wide nets agree with the "
                           "infinite-width mean between them.")
-ui.show_figure(P.loss_figure(d), "loss", data_fn="training_data", cfg=cfg, fig_fn="loss_figure",
+ui.show_figure(d, "loss", data_fn="training_data", cfg=cfg, fig_fn="loss_figure",
                notice="Linearized and actual losses coincide for wide nets.")

@@ -2,6 +2,10 @@
 import os
 
 import jax
+
+# No background prewarming of the app's default views in tests (AppTest runs app.py in-process;
+# browser tests start servers from this environment). tests/app/test_prewarm.py tests it directly.
+os.environ.setdefault("NTK_PREWARM", "0")
 import pytest
 
 jax.config.update("jax_enable_x64", True)

@@ -10,7 +10,7 @@ import pytest
 
 import ntk
 import ntk.plots as P
-from _apphelpers import as_array, assert_clean, charts, metric, run_page
+from _apphelpers import TIMEOUT, as_array, assert_clean, charts, metric, run_page
 
 SMALL_TRAIN = {"widths": "16,64", "steps": "50", "n_train": "6"}
 SMALL_LAZY = {"w_min": "16", "w_max": "64", "n_widths": "3", "n_seeds": "1", "steps": "20",
@@ -176,17 +176,50 @@ def test_spectrum_default():
     assert len(charts(at)) == 3
 
 
-def test_snippet_reproduces_page_figure():
-    at = run_page("kernel", {"width": "64", "n": "8"})
-    assert_clean(at)
-    code = at.code[1].value   # the circle figure's snippet
+def _run_snippet(code):
     ns = {}
     exec(compile(code.replace("fig.show()", ""), "snippet", "exec"), ns)
-    fig = ns["fig"].to_plotly_json()
+    return ns["fig"].to_plotly_json()
+
+
+def test_snippet_reproduces_page_figure():
+    """The export dialog's snippet for the page's configuration rebuilds the page's figure."""
+    from ntk import export as E
+    from ntk import ui
+
+    at = run_page("kernel", {"width": "64", "n": "8"})
+    assert_clean(at)
+    assert at.button(key="export_circle").label == "Export circle"
+    cfg = ui.compute_args("kernel", {**ui.defaults("kernel"), "width": 64, "n": 8})
+    fig = _run_snippet(E.python_snippet("kernel_data", cfg, "circle_figure", None))
     page = charts(at)[1]
     assert len(fig["data"]) == len(page["data"])
     for a, b in zip(fig["data"], page["data"]):
         np.testing.assert_allclose(as_array(a["y"]), as_array(b["y"]), rtol=1e-6)
+
+
+def test_export_button_opens_dialog_with_downloads_and_snippet():
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from ntk import ui
+
+        cfg = dict(width=16, n=6, circle_widths=[16], circle_seeds=1, n_gamma=9)
+        d = ui.compute("kernel_data", cfg)
+        ui.show_figure(d, "kernels", data_fn="kernel_data", cfg=cfg, fig_fn="kernel_heatmaps")
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception and not at.code and not at.get("download_button")
+    at.button(key="export_kernels").click().run()
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["HTML (interactive)", "Data (CSV)", "Data (NPZ)", "Config (JSON)"]
+    fig = _run_snippet(at.code[0].value)
+    page = charts(at)[0]
+    assert len(fig["data"]) == len(page["data"]) == 4
+    for a, b in zip(fig["data"], page["data"]):
+        np.testing.assert_allclose(as_array(a["z"]), as_array(b["z"]), rtol=1e-6)
 
 
 def test_presenter_mode():

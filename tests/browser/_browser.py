@@ -9,11 +9,17 @@ CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgro
 
 
 def wait_ready(page, n_plots=1, timeout=120_000):
-    """Wait until the app stops running and at least n_plots Plotly plots are drawn."""
+    """Wait until the script has stopped running and at least n_plots Plotly figures (not
+    counting the 'Computing…' placeholder) are drawn."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
     page.wait_for_function(
-        """(n) => document.querySelectorAll('.js-plotly-plot').length >= n &&
-                 !document.querySelector('[data-testid="stStatusWidget"]')""",
+        """(n) => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            const plots = Array.from(document.querySelectorAll('.js-plotly-plot'))
+                .filter(p => !p.closest('[class*="st-key-computing_"]'));  // not the placeholder
+            return app && app.getAttribute('data-test-script-state') === 'notRunning' &&
+                   plots.length >= n && !document.querySelector('[data-testid="stStatusWidget"]');
+        }""",
         arg=n_plots, timeout=timeout, polling=250)
     page.wait_for_timeout(300)
 

@@ -36,9 +36,11 @@ def test_page_renders(server, page, path, query, n_plots):
     page.screenshot(path=str(ARTIFACTS / f"page-{path}.png"), full_page=True)
 
 
+KERNELS = "document.querySelector('.st-key-chart_kernels .js-plotly-plot')"  # first figure
+
+
 def _heatmap_z(page):
-    return page.evaluate("() => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[0]"
-                         ".data[2].z)")
+    return page.evaluate(f"() => JSON.stringify({KERNELS}.data[2].z)")
 
 
 def test_width_slider_changes_figure_and_url(server, page):
@@ -52,9 +54,8 @@ def test_width_slider_changes_figure_and_url(server, page):
     page.wait_for_function("() => new URL(location.href).searchParams.get('width') === '128'",
                            timeout=60_000)
     wait_ready(page, 2)
-    page.wait_for_function(
-        "(b) => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[0].data[2].z"
-        ") !== b", arg=before, timeout=60_000)
+    page.wait_for_function(f"(b) => JSON.stringify({KERNELS}.data[2].z) !== b", arg=before,
+                           timeout=60_000)
     assert_no_errors(page)
     page.screenshot(path=str(ARTIFACTS / "kernel-width-128.png"), full_page=True)
     after = _heatmap_z(page)
@@ -85,13 +86,14 @@ def _download(page, label):
 
 
 def test_exports_download_data_and_config(server, page):
-    """The export panel of the kernel heatmaps downloads real CSV data, the configuration the URL
+    """The export dialog of the kernel heatmaps downloads real CSV data, the configuration the URL
     describes, and an offline-capable interactive HTML figure."""
     import json
 
     page.goto(f"{server}/kernel?n=12&width=64&seed=3", timeout=60_000)
     wait_ready(page, 2)
-    page.get_by_text("Export: kernels").first.click()
+    page.get_by_role("button", name="Export kernels").click()
+    page.get_by_role("dialog").get_by_text("Reproduce this figure in Jupyter").wait_for(timeout=30_000)
     csv = _download(page, "Data (CSV)")
     rows = [r.split(",") for r in csv.strip().splitlines() if r]
     assert rows[0] == ["array", "i", "j", "value"]  # tidy long format of the heatmaps' arrays
