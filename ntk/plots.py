@@ -267,6 +267,38 @@ def circle_figure(d: dict) -> go.Figure:
     return _layout(fig, "NTK along the unit circle, x₀ = (1, 0)")
 
 
+def home_data(depths: Sequence[int] = (1, 2, 3, 4), activation: str = "relu", W_std: float = 1.5,
+              b_std: float = 0.05, n_gamma: int = 121, progress: Optional[Callable] = None) -> dict:
+    """Infinite-width NTK Θ∞(x₀, x(γ)) on the unit circle, x₀ = (1, 0), for several depths."""
+    import ntk
+
+    gamma = np.linspace(-np.pi, np.pi, int(n_gamma))
+    xc = ntk.data.circle_points(gamma).astype(np.float32)
+    x0 = xc[len(gamma) // 2: len(gamma) // 2 + 1]
+    curves = []
+    for i, depth in enumerate(depths):
+        inet = _infinite_net(int(depth), activation, 0.1, W_std, b_std, "ntk", 1)
+        curves.append(_np(ntk.infinite_kernel(inet, x0, xc, get="ntk").ntk)[0])
+        if progress is not None:
+            progress(i + 1, len(depths))
+    return dict(gamma=gamma, depths=np.asarray(depths), curves=np.asarray(curves),
+                activation=activation)
+
+
+def home_figure(d: dict) -> go.Figure:
+    """Θ∞(x₀, x(γ)) / Θ∞(x₀, x₀) vs γ for each depth: deeper nets give sharper kernels."""
+    fig = go.Figure()
+    n = len(d["depths"])
+    for i, (depth, cv) in enumerate(zip(d["depths"], d["curves"])):
+        shade = int(40 + 160 * i / max(n - 1, 1))
+        fig.add_trace(go.Scatter(x=d["gamma"], y=cv / cv[len(cv) // 2], mode="lines",
+                                 name=f"depth {depth}",
+                                 line=dict(width=2.5, color=f"rgb({shade},{80 + shade // 3},{230 - shade})")))
+    fig.update_xaxes(title_text="angle γ between x₀ and x")
+    fig.update_yaxes(title_text="Θ∞(x₀, x) / Θ∞(x₀, x₀)")
+    return _layout(fig, f"Infinite-width NTK on the unit circle ({d['activation']})", height=340)
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. Width convergence
 # ---------------------------------------------------------------------------------------------

@@ -40,6 +40,12 @@ for i, (label, page, qp) in enumerate(PRESETS):
         st.switch_page(page, query_params=qp)
 st.caption("Every page keeps its full configuration in the URL: copy the address bar to share "
            "the exact view. Presenter mode (sidebar) enlarges figures for lectures.")
+cfg = dict(depths=[1, 2, 3, 4], activation="relu", W_std=1.5, b_std=0.05)
+d = ui.compute("home_data", cfg, "Computing the infinite-width NTK")
+if d is not None:
+    ui.show_figure(d, "home_ntk", data_fn="home_data", cfg=cfg, fig_fn="home_figure",
+                   notice="Each extra layer sharpens the kernel: nearby inputs stay similar, "
+                          "distant ones decorrelate.")
 warm = ui.start_prewarm()
 if warm["enabled"]:
     n_done, n_all = len(warm["done"]), len(warm["pages"])

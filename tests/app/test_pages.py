@@ -21,6 +21,15 @@ def test_home_and_presets():
     at = run_page("home")
     assert_clean(at)
     assert at.latex and "Theta" in at.latex[0].value
+    # The home figure: normalized infinite-width NTK on the circle, one curve per depth.
+    (fig,) = charts(at)
+    assert [t["name"] for t in fig["data"]] == [f"depth {k}" for k in (1, 2, 3, 4)]
+    g = np.linspace(-np.pi, np.pi, 121)
+    xc = ntk.data.circle_points(g).astype(np.float32)
+    for k, tr in zip((1, 2, 3, 4), fig["data"]):
+        net = ntk.mlp([1] * k, 1, "relu", 1.5, 0.05)
+        th = np.asarray(ntk.infinite_kernel(net, xc[60:61], xc, get="ntk").ntk)[0]
+        np.testing.assert_allclose(as_array(tr["y"]), th / th[60], rtol=1e-5)
     buttons = [b for b in at.button if b.key and b.key.startswith("preset_")]
     assert len(buttons) >= 5
     buttons[0].click().run()   # Jacot preset -> st.switch_page(kernel, query_params=...)
