@@ -20,6 +20,7 @@ Prints a table of seconds. With --no-jax-cache the persistent XLA compilation ca
 (NTK_JAX_CACHE=0), i.e. the first-ever start on a machine.
 """
 import argparse
+import contextlib
 import os
 import socket
 import subprocess
@@ -118,17 +119,15 @@ def timed_move(page, thumb, key, name, quiet=0.6, timeout=120.0):
     return float("nan")
 
 
-def run_mode(a, mode):
-    env = dict(os.environ, NTK_PREWARM="1" if mode == "prewarm" else "0")
-    if a.no_jax_cache:
-        env["NTK_JAX_CACHE"] = "0"
+@contextlib.contextmanager
+def serve(script, env):
+    """`streamlit run <script>` on a free 127.0.0.1 port; yields its URL once it is healthy."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless",
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.headless",
                              "true", "--server.port", str(port), "--server.address", "127.0.0.1",
                              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    rows = []
     try:
         for _ in range(120):
             try:
@@ -136,6 +135,18 @@ def run_mode(a, mode):
                 break
             except OSError:
                 time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_mode(a, mode):
+    env = dict(os.environ, NTK_PREWARM="1" if mode == "prewarm" else "0")
+    if a.no_jax_cache:
+        env["NTK_JAX_CACHE"] = "0"
+    rows = []
+    with serve("app.py", env) as url:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
@@ -172,28 +183,13 @@ def run_mode(a, mode):
                 print(f"{mode:<11} {name:<12} {cold:>10.2f} {new:>11.2f} {back:>12.2f}  "
                       + (" ".join(f"{x:.2f}" for x in backs)), flush=True)
             b.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
     return rows
 
 
 def floor_redraw(a, charts: int) -> list:
     """Cached-redraw times of benchmarks/_floor_app.py with `charts` changing charts (baseline)."""
     env = dict(os.environ, NTK_FLOOR_CHARTS=str(charts))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "benchmarks/_floor_app.py",
-                             "--server.headless", "true", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with serve("benchmarks/_floor_app.py", env) as url:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
@@ -205,9 +201,6 @@ def floor_redraw(a, charts: int) -> list:
             times = [t for t in (timed_move(pg, thumb, d, "floor") for _ in range(a.repeats)
                                  for d in ("ArrowRight", "ArrowLeft")) if t == t]
             b.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
     print(f"{'floor':<11} {f'{charts} chart(s)':<12} {'':>10} {'':>11} {np.median(times):>12.2f}  "
           + " ".join(f"{x:.2f}" for x in times), flush=True)
     return times

@@ -39,12 +39,12 @@ def _add_reg(k, diag_reg, absolute):
 
 
 def _check_kernel(k, name):
-    k = V.as_jax(k)
-    if k.ndim != 2 or k.shape[0] != k.shape[1]:
-        raise ValueError(f"{name} must be a square (n, n) matrix, got shape {k.shape}.")
-    if not np.all(np.isfinite(np.asarray(k))):  # host-side check: no compiled op per shape
+    arr = np.asarray(k)  # host-side checks: no compiled op per shape
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be a square (n, n) matrix, got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN/inf; check the kernel computation or use float64.")
-    return k
+    return V.as_jax(k if isinstance(k, jax.Array) else arr)
 
 
 def _as_2d_y(y, name="y_train"):
@@ -399,23 +399,18 @@ def _outputs(apply_fn, linearized, p, pl, params0, x):
 
 
 @functools.lru_cache(maxsize=32)
-def _make_evaluator(apply_fn, linearized: bool):
-    return jax.jit(functools.partial(_outputs, apply_fn, linearized))
-
-
-@functools.lru_cache(maxsize=32)
 def _make_start(apply_fn, opt, set_lr: bool):
     """Jitted initial training state (params, opt state, linear copies, f(x_train), 0) and |theta0|.
     `set_lr`: write `lr` into the state of a named (inject_hyperparams) optimizer."""
 
-    def start(params0, x, lr, dtype_like):
+    def start(params0, x, lr):
         def init(p):
             st = opt.init(p)
             if set_lr:
                 st.hyperparams["learning_rate"] = jnp.asarray(lr)
             return st
 
-        f = apply_fn(params0, x).astype(dtype_like.dtype)
+        f = apply_fn(params0, x).astype(lr.dtype)  # lr carries the dtype of y_train
         state = (params0, init(params0), params0, init(params0), f, jnp.zeros_like(f))
         norm0 = _tree_norm(params0)
         return state, jnp.where(norm0 > 0, norm0, jnp.ones_like(norm0))
@@ -542,8 +537,7 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
             theta_full = th.transpose(0, 2, 1, 3).reshape(n_ * k_, n_ * k_).astype(y_train.dtype)
     segment = _make_segment(apply_fn, opt, linearized, fspace)
     lr_arr = np.asarray(lr, y_train.dtype)
-    state, norm0 = _make_start(apply_fn, opt, set_lr is not None)(params0, x_train, lr_arr,
-                                                                 np.zeros((), y_train.dtype))
+    state, norm0 = _make_start(apply_fn, opt, set_lr is not None)(params0, x_train, lr_arr)
 
     rec = {k: [] for k in ("steps", "lt", "lte", "ft", "fte", "wc", "llt", "llte", "lft", "lfte",
                            "lwc", "kc", "K")}

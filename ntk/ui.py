@@ -213,30 +213,44 @@ def _computing_figure(label: str):
     return fig
 
 
+def _cache_get(key: str):
+    """The cached value for `key` (marked recently used) or None."""
+    store, lock, _ = _store()
+    with lock:
+        hit = store.get(key)
+        if hit is not None:
+            store.move_to_end(key)
+        return hit
+
+
+def _cache_put(key: str, value) -> None:
+    store, lock, key_locks = _store()
+    with lock:
+        store[key] = value
+        key_locks.pop(key, None)
+        while len(store) > _CACHE_ENTRIES:
+            store.popitem(last=False)
+
+
 def cached_result(fn_name: str, cfg: Mapping, progress: Optional[Callable] = None):
     """`ntk.plots.<fn_name>(**cfg)` through the process-wide cache (no streamlit calls; errors
     propagate). One computation per configuration even with many sessions (or the prewarm
     thread) asking at once: later callers wait for it."""
-    store, lock, key_locks = _store()
+    _, lock, key_locks = _store()
     key = _cache_key(fn_name, cfg)
+    hit = _cache_get(key)
+    if hit is not None:
+        return hit
     with lock:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
         klock = key_locks[key]
     with klock:
-        with lock:
-            hit = store.get(key)
+        hit = _cache_get(key)
         if hit is not None:
             return hit
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out = getattr(P, fn_name)(**dict(cfg), progress=progress)
-        with lock:
-            store[key] = out
-            key_locks.pop(key, None)
-            while len(store) > _CACHE_ENTRIES:
-                store.popitem(last=False)
+        _cache_put(key, out)
     return out
 
 
@@ -245,12 +259,10 @@ def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[di
 
     Returns None after showing `st.error` when the configuration is invalid or too expensive.
     """
-    store, lock, _ = _store()
     key = _cache_key(fn_name, cfg)
-    with lock:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
+    hit = _cache_get(key)
+    if hit is not None:
+        return hit
     bar = st.progress(0.0, text=f"{label}…")
     # An empty chart frame while computing: the browser fetches and starts the plotly renderer
     # in parallel with the computation instead of after it (faster first page load).
@@ -295,17 +307,10 @@ def cached_figure(d: Mapping, data_fn: str, cfg: Mapping, fig_fn: str, kwargs: M
     configuration, arguments, presenter mode) and cached (figures are never mutated later)."""
     key = (f"fig:{fig_fn}:{json.dumps(E._jsonable(dict(kwargs)), sort_keys=True)}:"
            f"{int(presenter_mode)}:" + _cache_key(data_fn, cfg))
-    store, lock, _ = _store()
-    with lock:
-        hit = store.get(key)
-        if hit is not None:
-            store.move_to_end(key)
-            return hit
-    fig = P.apply_theme(getattr(P, fig_fn)(d, **kwargs), presenter=presenter_mode)
-    with lock:
-        store[key] = fig
-        while len(store) > _CACHE_ENTRIES:
-            store.popitem(last=False)
+    fig = _cache_get(key)
+    if fig is None:
+        fig = P.apply_theme(getattr(P, fig_fn)(d, **kwargs), presenter=presenter_mode)
+        _cache_put(key, fig)
     return fig
 
 
