@@ -91,8 +91,9 @@ def apply_theme(fig: go.Figure, presenter: bool = False) -> go.Figure:
 
 def _layout(fig, title, height=420, **kw):
     kw.setdefault("margin", dict(l=60, r=20, t=60, b=50))
+    kw["legend"] = dict(orientation="v", **kw.get("legend", {}))
     fig.update_layout(title=dict(text=title, x=0.01, xanchor="left"), height=height,
-                      template="plotly_white", legend=dict(orientation="v"), **kw)
+                      template="plotly_white", **kw)
     return fig
 
 
@@ -221,26 +222,48 @@ def _heat(z, coord, colorscale="Viridis", zmid=None):
                       colorbar=dict(thickness=10, len=0.42))
 
 
+def _heatmap_panels(d: dict, panels: Sequence[str], rows: int, cols: int, title: str,
+                    height: int) -> go.Figure:
+    """Heatmaps of `panels` (keys of `kernel_data`'s result: nngp_inf, ntk_inf, ntk_emp, diff) on
+    a rows x cols grid, each with its own colour bar; the difference is centred at 0."""
+    c = d["coord"]
+    names = {"nngp_inf": "NNGP K∞", "ntk_inf": "NTK Θ∞",
+             "ntk_emp": f"empirical Θ, width {d['width']}, seed {d['seed']}",
+             "diff": f"Θ − Θ∞ (rel. error {d['rel_error']:.3g})"}
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.12, vertical_spacing=0.14,
+                        subplot_titles=[names[k] for k in panels])
+    lim = float(np.max(np.abs(d["diff"]))) or 1.0
+    for i, key in enumerate(panels):
+        r, col = divmod(i, cols)
+        diff = key == "diff"
+        h = _heat(d[key], c, "RdBu_r" if diff else "Viridis", 0.0 if diff else None)
+        h.colorbar.update(x=0.44 if col == 0 else 1.0, len=0.42 if rows > 1 else 0.9,
+                          y=(0.79 if r == 0 else 0.21) if rows > 1 else 0.5)
+        if diff:
+            h.update(zmin=-lim, zmax=lim)
+        fig.add_trace(h, row=r + 1, col=col + 1)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title_text=d["coord_label"], row=rows)
+    return _layout(fig, title, height=height)
+
+
 def kernel_heatmaps(d: dict) -> go.Figure:
     """2x2 heatmaps: NNGP∞, NTK∞, empirical NTK at the chosen width, and their difference."""
-    c = d["coord"]
-    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.12, vertical_spacing=0.14,
-                        subplot_titles=("NNGP K∞", "NTK Θ∞",
-                                        f"empirical Θ, width {d['width']}, seed {d['seed']}",
-                                        f"Θ − Θ∞ (rel. error {d['rel_error']:.3g})"))
-    lim = float(np.max(np.abs(d["diff"]))) or 1.0
-    for (r, col), z, cs, zmid in (((1, 1), d["nngp_inf"], "Viridis", None),
-                                  ((1, 2), d["ntk_inf"], "Viridis", None),
-                                  ((2, 1), d["ntk_emp"], "Viridis", None),
-                                  ((2, 2), d["diff"], "RdBu_r", 0.0)):
-        h = _heat(z, c, cs, zmid)
-        h.colorbar.update(x=0.44 if col == 1 else 1.0, y=0.79 if r == 1 else 0.21)
-        if zmid is not None:
-            h.update(zmin=-lim, zmax=lim)
-        fig.add_trace(h, row=r, col=col)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title_text=d["coord_label"], row=2)
-    return _layout(fig, "Kernels on the data", height=640)
+    return _heatmap_panels(d, ("nngp_inf", "ntk_inf", "ntk_emp", "diff"), 2, 2,
+                           "Kernels on the data", 640)
+
+
+def infinite_heatmaps(d: dict) -> go.Figure:
+    """The infinite-width NNGP K∞ and NTK Θ∞ on the data, side by side (top row of
+    `kernel_heatmaps`; in NTK parameterization they do not depend on the width)."""
+    return _heatmap_panels(d, ("nngp_inf", "ntk_inf"), 1, 2, "Infinite-width kernels", 440)
+
+
+def empirical_heatmaps(d: dict) -> go.Figure:
+    """The empirical NTK at the chosen width and seed and its difference from Θ∞, side by side
+    (bottom row of `kernel_heatmaps`)."""
+    return _heatmap_panels(d, ("ntk_emp", "diff"), 1, 2,
+                           f"Empirical NTK at width {d['width']} vs the limit", 440)
 
 
 def circle_figure(d: dict) -> go.Figure:
@@ -799,7 +822,7 @@ def spectrum_data(width: int = 512, seed: int = 0, depth: int = 2, activation: s
     ev_inf = np.linalg.eigvalsh(th_inf)[::-1]
     lr_max = ntk.max_learning_rate(th, y.size)
     lr = float(lr_fraction) * lr_max
-    rsteps = np.unique(np.round(np.linspace(0, int(steps), 31)).astype(int))
+    rsteps = np.unique(np.round(np.linspace(0, int(steps), 16)).astype(int))
     res = ntk.train(net, params, x, y, optimizer="sgd", learning_rate=lr, steps=int(steps),
                     record_steps=rsteps, check_stability=False, linearized=True,
                     progress=progress)
@@ -827,7 +850,7 @@ def eigenvalue_figure(d: dict) -> go.Figure:
     """Eigenvalues of Θ_emp and Θ∞ (log scale) with the stability threshold λ = 2N/η marked."""
     i = np.arange(1, len(d["eigvals"]) + 1)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=i, y=np.maximum(d["eigvals_inf"], 1e-12), mode="lines+markers",
+    fig.add_trace(go.Scatter(x=i, y=np.maximum(d["eigvals_inf"], 1e-12), mode="lines",
                              name="Θ∞", line=dict(color=INFINITE_COLOR, dash="dash")))
     fig.add_trace(go.Scatter(x=i, y=np.maximum(d["eigvals"], 1e-12), mode="markers",
                              name=f"Θ_emp, width {d['width']}",
@@ -851,10 +874,9 @@ def eigenvector_figure(d: dict) -> go.Figure:
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                "#7f7f7f"]
     for j in range(d["eigvecs"].shape[1]):
-        fig.add_trace(go.Scatter(x=d["gamma"], y=d["eigvecs"][:, j], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=d["gamma"], y=d["eigvecs"][:, j], mode="lines",
                                  name=f"u{j + 1} (λ={d['eigvals'][j]:.3g})",
-                                 line=dict(color=palette[j % len(palette)], width=2),
-                                 marker=dict(size=4)))
+                                 line=dict(color=palette[j % len(palette)], width=2)))
     fig.update_xaxes(title_text="angle γ")
     fig.update_yaxes(title_text="eigenvector entry")
     return _layout(fig, "Top eigenvectors on the data (low frequencies first)")
@@ -877,3 +899,30 @@ def mode_convergence_figure(d: dict) -> go.Figure:
     fig.update_yaxes(type="log", title_text="residual on mode i (relative)",
                      range=[-6, 0.5])
     return _layout(fig, "Spectral bias: mode i decays like (1 − ηλᵢ/N)ᵗ ≈ exp(−ηλᵢt/N)")
+
+
+def spectrum_figure(d: dict) -> go.Figure:
+    """`eigenvalue_figure` (top), `eigenvector_figure` and `mode_convergence_figure` (bottom) in
+    one figure. Eigenvector i and mode i share a colour and a legend entry (click to toggle)."""
+    ev, vec, modes = eigenvalue_figure(d), eigenvector_figure(d), mode_convergence_figure(d)
+    fig = make_subplots(rows=2, cols=2, specs=[[{"colspan": 2}, None], [{}, {}]],
+                        vertical_spacing=0.13, horizontal_spacing=0.08, row_heights=[0.45, 0.55],
+                        subplot_titles=(ev.layout.title.text, "Top eigenvectors on the data",
+                                        "Residual per mode: markers network, "
+                                        "lines theory"))
+    for t in ev.data:
+        fig.add_trace(t, row=1, col=1)
+    for j, t in enumerate(vec.data):
+        fig.add_trace(t.update(legendgroup=f"m{j}", legend="legend2"), row=2, col=1)
+    for t in modes.data:
+        fig.add_trace(t.update(showlegend=False, legend="legend2"), row=2, col=2)
+    if not len(modes.data):
+        fig.add_annotation(text="training diverged at once: nothing to plot", showarrow=False,
+                           xref="x3 domain", yref="y3 domain", x=0.5, y=0.5)
+    for (r, c), src in (((1, 1), ev), ((2, 1), vec), ((2, 2), modes)):
+        fig.update_xaxes(title_text=src.layout.xaxis.title.text, row=r, col=c)
+        fig.update_yaxes(title_text=src.layout.yaxis.title.text, type=src.layout.yaxis.type,
+                         range=src.layout.yaxis.range, row=r, col=c)
+    return _layout(fig, f"Spectrum and spectral bias, width {d['width']}", height=860,
+                   legend=dict(y=1.0, yanchor="top"),
+                   legend2=dict(y=0.55, yanchor="top", title=dict(text="mode i")))

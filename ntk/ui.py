@@ -3,7 +3,9 @@
 * `PageState`: a page's full configuration in `st.session_state` *and* the URL (`st.query_params`):
   opening a URL reproduces the view; invalid URL values are reported, not raised.
 * `compute`: one cached call into `ntk.plots.<data_fn>(**config)` with a progress bar and
-  readable errors (ValueError from the core -> `st.error`, never a traceback).
+  readable errors (ValueError from the core -> `st.error`, never a traceback). Results are
+  cached in memory (shared by sessions) and on disk across server restarts, keyed by the
+  configuration and a fingerprint of the ntk sources (`NTK_RESULTS_CACHE`: folder, 0 = off).
 * `show_figure`: theme (presenter mode), cached chart, "what to notice" caption, and an Export
   button opening a dialog (interactive HTML, CSV, NPZ, JSON config, Python snippet that rebuilds
   the figure in Jupyter).
@@ -13,11 +15,14 @@ from __future__ import annotations
 
 import collections
 import functools
+import hashlib
 import json
 import os
+import pickle
 import threading
 import time
 import warnings
+from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 import streamlit as st
@@ -27,6 +32,8 @@ from . import plots as P
 
 MEMORY_BUDGET = 1024**3  # bytes; the app's budget for one kernel computation
 _CACHE_ENTRIES = 160  # results and built figures
+_DISK_ENTRIES = 400  # results kept on disk (oldest removed first)
+_DISK_MAX_BYTES = 32 * 1024**2  # larger results are not written to disk
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,10 +239,77 @@ def _cache_put(key: str, value) -> None:
             store.popitem(last=False)
 
 
+# Results persist on disk across server restarts (like st.cache_data(persist="disk")), keyed by
+# the configuration *and* a fingerprint of the ntk sources and library versions, so a code change
+# never serves an old result. NTK_RESULTS_CACHE=0 turns this off; another value moves the folder.
+
+def _results_dir() -> Optional[Path]:
+    d = os.environ.get("NTK_RESULTS_CACHE", str(Path.home() / ".cache" / "ntk-app" / "results"))
+    return None if d.strip().lower() in ("", "0", "off", "false", "no") else Path(d)
+
+
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """sha256 of every ntk/*.py source and the versions of the libraries that compute results."""
+    import jax
+    import numpy
+    import optax
+    import scipy
+
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    h.update(" ".join(m.__version__ for m in (jax, numpy, optax, scipy)).encode())
+    return h.hexdigest()
+
+
+def _disk_path(key: str) -> Optional[Path]:
+    d = _results_dir()
+    if d is None:
+        return None
+    return d / (hashlib.sha256((_code_fingerprint() + "\0" + key).encode()).hexdigest() + ".pkl")
+
+
+def _disk_get(key: str):
+    """The result stored on disk for `key` by this code version, or None (missing/unreadable)."""
+    path = _disk_path(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as f:
+            stored_key, value = pickle.load(f)
+        if stored_key != key:
+            return None
+        os.utime(path)  # recently used: pruned last
+        return value
+    except Exception:  # corrupt or from an incompatible version: recompute
+        return None
+
+
+def _disk_put(key: str, value) -> None:
+    path = _disk_path(key)
+    if path is None:
+        return
+    try:
+        blob = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+        if len(blob) > _DISK_MAX_BYTES:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)  # atomic: readers never see a partial file
+        files = sorted(path.parent.glob("*.pkl"), key=lambda f: f.stat().st_mtime)
+        for old in files[:max(0, len(files) - _DISK_ENTRIES)]:
+            old.unlink(missing_ok=True)
+    except OSError:  # read-only or full disk: the in-memory cache still works
+        pass
+
+
 def cached_result(fn_name: str, cfg: Mapping, progress: Optional[Callable] = None):
-    """`ntk.plots.<fn_name>(**cfg)` through the process-wide cache (no streamlit calls; errors
-    propagate). One computation per configuration even with many sessions (or the prewarm
-    thread) asking at once: later callers wait for it."""
+    """`ntk.plots.<fn_name>(**cfg)` through the process-wide cache, then the on-disk cache of
+    earlier server runs (no streamlit calls; errors propagate). One computation per
+    configuration even with many sessions (or the prewarm thread) asking at once: later callers
+    wait for it."""
     _, lock, key_locks = _store()
     key = _cache_key(fn_name, cfg)
     hit = _cache_get(key)
@@ -247,11 +321,23 @@ def cached_result(fn_name: str, cfg: Mapping, progress: Optional[Callable] = Non
         hit = _cache_get(key)
         if hit is not None:
             return hit
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            out = getattr(P, fn_name)(**dict(cfg), progress=progress)
+        out = _disk_get(key)
+        if out is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out = getattr(P, fn_name)(**dict(cfg), progress=progress)
+            _disk_put(key, out)
         _cache_put(key, out)
     return out
+
+
+_VISITS = [0]  # computations a visitor is waiting for (the prewarm thread gives way to them)
+_VISITS_LOCK = threading.Lock()
+
+
+def _visit(delta: int) -> None:
+    with _VISITS_LOCK:
+        _VISITS[0] += delta
 
 
 def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[dict]:
@@ -278,6 +364,7 @@ def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[di
         except Exception:  # the browser went away; keep computing for the cache
             pass
 
+    _visit(+1)
     try:
         return cached_result(fn_name, cfg, progress)
     except (ValueError, TypeError, FloatingPointError, OverflowError) as e:
@@ -290,6 +377,7 @@ def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[di
         st.error(f"Unexpected error ({type(e).__name__}): {e}. Try other settings.")
         return None
     finally:
+        _visit(-1)
         bar.empty()
         frame.empty()
 
@@ -341,7 +429,7 @@ def show_figure(fig, name: str, *, data_fn: str, cfg: Mapping, fig_fn: str,
 def export_panel(fig, name, *, data_fn, cfg, fig_fn, fig_kwargs=None):
     """An "Export" button under the figure; the export options open in a dialog, so a rerun
     (e.g. a slider move) does not re-render download buttons and code for every figure."""
-    if st.button(f"Export {name}", key=f"export_{name}", icon=":material/download:",
+    if st.button(f"Export {name.replace('_', ' ')}", key=f"export_{name}", icon=":material/download:",
                  type="tertiary", help="HTML, CSV, NPZ, JSON and a Python snippet for Jupyter"):
         _export_dialog(fig, name, data_fn, cfg, fig_fn, fig_kwargs)
 
@@ -444,7 +532,7 @@ def page_figures(page: str, d: Mapping) -> list:
     """(figure function, keyword arguments) of the figures a page shows for result `d` when the
     controls below the computation are at their defaults (not in presenter mode)."""
     if page == "kernel":
-        return [("kernel_heatmaps", {}), ("circle_figure", {})]
+        return [("infinite_heatmaps", {}), ("empirical_heatmaps", {}), ("circle_figure", {})]
     if page == "convergence":
         return [("convergence_figure", {})]
     if page == "training":
@@ -456,10 +544,7 @@ def page_figures(page: str, d: Mapping) -> list:
     if page == "lazy":
         return [("lazy_scaling_figure", {}), ("kernel_drift_figure", {})]
     if page == "spectrum":
-        figs = [("eigenvalue_figure", {}), ("eigenvector_figure", {})]
-        if not (d["diverged"] and len(d["steps"]) < 2):
-            figs.append(("mode_convergence_figure", {}))
-        return figs
+        return [("spectrum_figure", {})]
     raise ValueError(f"Unknown page {page!r}")
 
 
@@ -468,11 +553,14 @@ PREWARM_ORDER = ("kernel", "convergence", "training", "lazy", "spectrum")
 
 def prewarm(pages=PREWARM_ORDER, status: Optional[dict] = None) -> list:
     """Compute every page's default result and figures into the process-wide cache (the same
-    computation a first visitor would trigger; nothing is precomputed on disk). Returns the pages
-    done; a page that fails is skipped and reports its error when visited. `status` (optional
-    dict) receives "done" (pages so far) and "finished"."""
+    computation a first visitor would trigger, or its result stored on disk by an earlier server
+    run of the same code). Waits while a visitor's computation runs. Returns the pages done; a
+    page that fails is skipped and reports its error when visited. `status` (optional dict)
+    receives "done" (pages so far) and "finished"."""
     done = [] if status is None else status.setdefault("done", [])
     for page in pages:
+        while _VISITS[0] > 0:  # a visitor waits for a computation: do not compete for the CPU
+            time.sleep(0.05)
         args = compute_args(page, defaults(page))
         try:
             d = cached_result(DATA_FN[page], args)

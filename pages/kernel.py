@@ -43,10 +43,14 @@ if d is not None:
         st.caption(f"Method: **{d['method']}** (layer-wise closed form for dense nets: "
                    "Θ = Σ_l (s_l² A_{l−1}A_{l−1}ᵀ + β_l²) ⊙ D_l D_lᵀ, no Jacobian stored); "
                    f"budget {ui.fmt_bytes(ui.MEMORY_BUDGET)} per kernel.")
-    ui.show_figure(d, "kernels", data_fn="kernel_data", cfg=args,
-                   fig_fn="kernel_heatmaps",
-                   notice="The empirical NTK (bottom left) already looks like Θ∞; the difference "
-                          "is noise that shrinks as the width grows.")
+    ui.show_figure(d, "infinite_kernels", data_fn="kernel_data", cfg=args,
+                   fig_fn="infinite_heatmaps",
+                   notice="The infinite-width kernels are deterministic: the same for every "
+                          "width and seed in NTK parameterization.")
+    ui.show_figure(d, "empirical_kernels", data_fn="kernel_data", cfg=args,
+                   fig_fn="empirical_heatmaps",
+                   notice="The empirical NTK already looks like Θ∞ above; the difference is "
+                          "noise that shrinks as the width grows.")
     ui.show_figure(d, "circle", data_fn="kernel_data", cfg=args,
                    fig_fn="circle_figure",
                    notice="Thin lines are random initializations: narrow nets scatter widely, "

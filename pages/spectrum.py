@@ -38,19 +38,10 @@ if d is not None:
     if d["learning_rate"] > d["lr_max"]:
         st.error(f"**Unstable learning rate.** {d['message']} Lower the learning rate below "
                  "1 × η_max; the mode-convergence plot shows the run up to divergence only.")
-    ui.show_figure(d, "eigenvalues", data_fn="spectrum_data", cfg=cfg,
-                   fig_fn="eigenvalue_figure",
-                   notice="Eigenvalues fall off fast; any mode above the red line 2N/η diverges.")
-    c1, c2 = st.columns(2)
-    with c1:
-        ui.show_figure(d, "eigenvectors", data_fn="spectrum_data", cfg=cfg,
-                       fig_fn="eigenvector_figure",
-                       notice="Top eigenvectors are the lowest frequencies on the circle.")
-    with c2:
-        if d["diverged"] and len(d["steps"]) < 2:
-            st.warning("Training diverged immediately: nothing to plot.")
-        else:
-            ui.show_figure(d, "modes", data_fn="spectrum_data",
-                           cfg=cfg, fig_fn="mode_convergence_figure",
-                           notice="Markers (network) follow the lines (linear theory): "
-                                  "mode 1 is learned first, higher modes later.")
+    if d["diverged"] and len(d["steps"]) < 2:
+        st.warning("Training diverged immediately: the mode-convergence panel is empty.")
+    ui.show_figure(d, "spectrum", data_fn="spectrum_data", cfg=cfg, fig_fn="spectrum_figure",
+                   notice="Eigenvalues fall off fast; any mode above the red line 2N/η diverges. "
+                          "Top eigenvectors are the lowest frequencies on the circle; their "
+                          "residuals (markers, network) follow the lines (linear theory): "
+                          "mode 1 is learned first, higher modes later.")

@@ -6,6 +6,8 @@ import jax
 # No background prewarming of the app's default views in tests (AppTest runs app.py in-process;
 # browser tests start servers from this environment). tests/app/test_prewarm.py tests it directly.
 os.environ.setdefault("NTK_PREWARM", "0")
+# No on-disk results cache either (tests/app/test_results_cache.py tests it in a temp folder).
+os.environ.setdefault("NTK_RESULTS_CACHE", "0")
 import pytest
 
 jax.config.update("jax_enable_x64", True)

@@ -50,6 +50,12 @@ def test_kernel_data_matches_core():
     fig = P.kernel_heatmaps(d)
     assert [t.type for t in fig.data] == ["heatmap"] * 4
     assert_close(np.asarray(fig.data[3].z), d["ntk_emp"] - d["ntk_inf"])
+    # The app's split: infinite-width pair and empirical pair, the same arrays as the 2x2 grid.
+    inf, emp = P.infinite_heatmaps(d), P.empirical_heatmaps(d)
+    assert [t.type for t in inf.data + emp.data] == ["heatmap"] * 4
+    for t, grid in zip(inf.data + emp.data, fig.data):
+        assert_close(np.asarray(t.z), np.asarray(grid.z))
+    assert emp.data[1].zmid == 0 and emp.data[1].zmax == -emp.data[1].zmin
     cf = P.circle_figure(d)
     assert cf.data[-1].name == "width → ∞" and len(cf.data) == 5
     assert cf.data[0].line.color == P.width_color(16)
@@ -124,9 +130,21 @@ def test_spectrum_data_theory_and_instability():
     assert np.log10(max(d["eigvals"].max(), d["lambda_crit"])) < hi < 20
     thr = [t for t in fig.data if t.name.startswith("2N/η")][0]
     assert thr.y[0] == pytest.approx(d["lambda_crit"])
+    # The app's combined figure holds the three figures' traces, one legend entry per mode.
+    sf = P.spectrum_figure(d)
+    parts = [P.eigenvalue_figure(d), P.eigenvector_figure(d), P.mode_convergence_figure(d)]
+    assert len(sf.data) == sum(len(f.data) for f in parts)
+    for t, u in zip(sf.data, [t for f in parts for t in f.data]):
+        assert_close(np.asarray(t.y, float), np.asarray(u.y, float))
+    assert sf.layout.yaxis.type == "log" and sf.layout.yaxis3.type == "log"
+    shown = [t.name for t in sf.data if t.legend == "legend2" and t.showlegend is not False]
+    assert len(shown) == 3 and shown[0].startswith("u1")
     bad = P.spectrum_data(width=256, n_train=12, steps=30, lr_fraction=1.5)
     assert bad["diverged"] and "stable limit" in bad["message"]
     assert isinstance(P.mode_convergence_figure(bad), go.Figure)
+    assert isinstance(P.spectrum_figure(bad), go.Figure)
+    at_once = dict(bad, steps=bad["steps"][:0], residual_proj=bad["residual_proj"][:0])
+    assert "nothing to plot" in P.spectrum_figure(at_once).layout.annotations[-1].text
 
 
 def test_lazy_data_small():

@@ -45,7 +45,7 @@ def test_home_and_presets():
 def test_kernel_default_matches_core():
     at = run_page("kernel")
     assert_clean(at)
-    assert len(charts(at)) == 2
+    assert len(charts(at)) == 3  # infinite-width kernels, empirical kernels, circle
     net = ntk.mlp([512, 512], 1, "relu", 1.5, 0.05)
     x, _, _ = P.make_inputs("circle", 32)
     p = net.init(jax.random.PRNGKey(0), 2, dtype=x.dtype)
@@ -55,6 +55,9 @@ def test_kernel_default_matches_core():
     heat = charts(at)[0]["data"]
     np.testing.assert_allclose(as_array(heat[1]["z"]), np.asarray(ntk.infinite_kernel(net, x).ntk),
                                rtol=1e-5, atol=1e-6)
+    emp = charts(at)[1]["data"]
+    np.testing.assert_allclose(as_array(emp[0]["z"]), np.asarray(ntk.empirical_ntk(net, p, x)),
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_kernel_widgets_and_url_round_trip():
@@ -81,8 +84,8 @@ def test_kernel_widgets_and_url_round_trip():
     at2 = run_page("kernel", q)
     assert_clean(at2)
     assert metric(at2, "Θ∞‖") == metric(at, "Θ∞‖")
-    np.testing.assert_array_equal(as_array(charts(at2)[0]["data"][2]["z"]),
-                                  as_array(charts(at)[0]["data"][2]["z"]))
+    np.testing.assert_array_equal(as_array(charts(at2)[1]["data"][0]["z"]),
+                                  as_array(charts(at)[1]["data"][0]["z"]))
 
 
 @pytest.mark.parametrize("query, expect", [
@@ -93,7 +96,7 @@ def test_kernel_bad_url_values_warn(query, expect):
     at = run_page("kernel", query)
     assert not at.exception
     assert any(expect in w.value for w in at.warning)
-    assert len(charts(at)) == 2
+    assert len(charts(at)) == 3
 
 
 def test_kernel_over_memory_budget_is_an_error():
@@ -171,18 +174,23 @@ def test_spectrum_default_and_unstable_lr():
     assert_clean(at)
     d = P.spectrum_data(n_train=16, steps=100)
     assert float(metric(at, "η_max")) == pytest.approx(d["lr_max"], rel=1e-3)
-    fig = charts(at)[0]
+    (fig,) = charts(at)  # one figure: eigenvalues (top), eigenvectors and modes (bottom)
     assert fig["layout"]["yaxis"]["type"] == "log"
+    emp = [t for t in fig["data"] if t["name"].startswith("Θ_emp")][0]
+    np.testing.assert_allclose(as_array(emp["y"]), np.maximum(d["eigvals"], 1e-12), rtol=1e-4)
     at.slider(key="spectrum__lr_fraction").set_value(1.5).run()
     assert not at.exception
     assert at.error and "stable limit" in at.error[0].value
-    assert len(charts(at)) >= 2   # spectrum still shown, divergence explained
+    (fig,) = charts(at)  # spectrum still shown, divergence explained
+    assert any(t["name"].startswith("2N/η") for t in fig["data"])
 
 
 def test_spectrum_default():
     at = run_page("spectrum")
     assert_clean(at)
-    assert len(charts(at)) == 3
+    (fig,) = charts(at)
+    modes = [t for t in fig["data"] if t.get("legendgroup", "").startswith("m")]
+    assert len(modes) == 3 * 6  # eigenvector, theory line and network markers per mode
 
 
 def _run_snippet(code):
@@ -201,7 +209,7 @@ def test_snippet_reproduces_page_figure():
     assert at.button(key="export_circle").label == "Export circle"
     cfg = ui.compute_args("kernel", {**ui.defaults("kernel"), "width": 64, "n": 8})
     fig = _run_snippet(E.python_snippet("kernel_data", cfg, "circle_figure", None))
-    page = charts(at)[1]
+    page = charts(at)[2]
     assert len(fig["data"]) == len(page["data"])
     for a, b in zip(fig["data"], page["data"]):
         np.testing.assert_allclose(as_array(a["y"]), as_array(b["y"]), rtol=1e-6)

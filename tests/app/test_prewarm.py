@@ -35,3 +35,23 @@ def test_prewarm_status_off_in_tests():
     status = ui.start_prewarm()
     assert status["enabled"] is False and status["done"] == [] and not status["finished"]
     assert status["pages"] == list(ui.PREWARM_ORDER)
+
+
+def test_prewarm_gives_way_to_a_visitor(monkeypatch):
+    """While a visitor's computation runs, the prewarm thread does not start the next page."""
+    import threading
+    import time
+
+    calls = []
+    monkeypatch.setattr(ui, "cached_result", lambda fn, args: calls.append(fn) or {})
+    monkeypatch.setattr(ui, "page_figures", lambda page, d: [])
+    ui._visit(+1)
+    try:
+        t = threading.Thread(target=ui.prewarm, args=(["spectrum"],), daemon=True)
+        t.start()
+        time.sleep(0.5)
+        assert calls == [] and t.is_alive()
+    finally:
+        ui._visit(-1)
+    t.join(10)
+    assert calls == ["spectrum_data"] and not t.is_alive()

@@ -9,11 +9,11 @@ pytestmark = pytest.mark.browser
 
 PAGES = [  # (url path, query, minimum number of plots)
     ("home", "", 0),
-    ("kernel", "", 2),
+    ("kernel", "", 3),
     ("convergence", "n_widths=5&n_seeds=3", 1),
     ("training", "", 4),
     ("lazy", "w_max=256&n_widths=4&steps=50&wide=256", 2),
-    ("spectrum", "", 3),
+    ("spectrum", "", 1),
 ]
 
 
@@ -36,16 +36,16 @@ def test_page_renders(server, page, path, query, n_plots):
     page.screenshot(path=str(ARTIFACTS / f"page-{path}.png"), full_page=True)
 
 
-KERNELS = "document.querySelector('.st-key-chart_kernels .js-plotly-plot')"  # first figure
+KERNELS = "document.querySelector('.st-key-chart_empirical_kernels .js-plotly-plot')"
 
 
 def _heatmap_z(page):
-    return page.evaluate(f"() => JSON.stringify({KERNELS}.data[2].z)")
+    return page.evaluate(f"() => JSON.stringify({KERNELS}.data[0].z)")
 
 
 def test_width_slider_changes_figure_and_url(server, page):
     page.goto(f"{server}/kernel?n=12&width=64", timeout=60_000)
-    wait_ready(page, 2)
+    wait_ready(page, 3)
     assert_no_errors(page)
     before = _heatmap_z(page)
     thumb = page.locator("[data-testid='stSidebar'] input[type='range']").first
@@ -53,8 +53,8 @@ def test_width_slider_changes_figure_and_url(server, page):
     thumb.press("ArrowRight")
     page.wait_for_function("() => new URL(location.href).searchParams.get('width') === '128'",
                            timeout=60_000)
-    wait_ready(page, 2)
-    page.wait_for_function(f"(b) => JSON.stringify({KERNELS}.data[2].z) !== b", arg=before,
+    wait_ready(page, 3)
+    page.wait_for_function(f"(b) => JSON.stringify({KERNELS}.data[0].z) !== b", arg=before,
                            timeout=60_000)
     assert_no_errors(page)
     page.screenshot(path=str(ARTIFACTS / "kernel-width-128.png"), full_page=True)
@@ -64,7 +64,7 @@ def test_width_slider_changes_figure_and_url(server, page):
     url = page.url
     other = page.context.new_page()
     other.goto(url, timeout=60_000)
-    wait_ready(other, 2)
+    wait_ready(other, 3)
     assert _heatmap_z(other) == after
     other.close()
 
@@ -86,19 +86,19 @@ def _download(page, label):
 
 
 def test_exports_download_data_and_config(server, page):
-    """The export dialog of the kernel heatmaps downloads real CSV data, the configuration the URL
+    """The export dialog of the empirical-kernel heatmaps downloads real CSV data, the configuration the URL
     describes, and an offline-capable interactive HTML figure."""
     import json
 
     page.goto(f"{server}/kernel?n=12&width=64&seed=3", timeout=60_000)
-    wait_ready(page, 2)
-    page.get_by_role("button", name="Export kernels").click()
+    wait_ready(page, 3)
+    page.get_by_role("button", name="Export empirical kernels").click()
     page.get_by_role("dialog").get_by_text("Reproduce this figure in Jupyter").wait_for(timeout=30_000)
     csv = _download(page, "Data (CSV)")
     rows = [r.split(",") for r in csv.strip().splitlines() if r]
     assert rows[0] == ["array", "i", "j", "value"]  # tidy long format of the heatmaps' arrays
     values = [float(r[3]) for r in rows[1:]]
-    assert len(values) >= 4 * 12 * 12 and any(v != 0 for v in values)
+    assert len(values) >= 2 * 12 * 12 and any(v != 0 for v in values)
     cfg = json.loads(_download(page, "Config (JSON)"))
     assert cfg["width"] == 64 and cfg["n"] == 12 and cfg["seed"] == 3
     html = _download(page, "HTML (interactive)")

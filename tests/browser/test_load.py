@@ -35,7 +35,7 @@ def test_twenty_concurrent_sessions(server, browser):
     errors = {}
     try:
         for seed, pg in enumerate(pages, start=1):
-            wait_ready(pg, 2, timeout=300_000)
+            wait_ready(pg, 3, timeout=300_000)
             assert_no_errors(pg)
             metrics = pg.locator("[data-testid='stMetricValue']")
             errors[seed] = metrics.nth(0).inner_text()
