@@ -27,6 +27,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 INFINITE_COLOR = "#111111"
+# Eigen-mode i has colour MODE_COLORS[i] and legend group f"m{i}" in every spectrum view.
+MODE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+               "#7f7f7f"]
 _WIDTH_SCALE = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]  # viridis anchors
 _LOG2_MIN, _LOG2_MAX = 3.0, 14.0  # widths 8 .. 16384 span the colour scale
 
@@ -871,12 +874,11 @@ def eigenvalue_figure(d: dict) -> go.Figure:
 def eigenvector_figure(d: dict) -> go.Figure:
     """The top eigenvectors of Θ_emp as functions of the angle on the circle."""
     fig = go.Figure()
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-               "#7f7f7f"]
     for j in range(d["eigvecs"].shape[1]):
         fig.add_trace(go.Scatter(x=d["gamma"], y=d["eigvecs"][:, j], mode="lines",
                                  name=f"u{j + 1} (λ={d['eigvals'][j]:.3g})",
-                                 line=dict(color=palette[j % len(palette)], width=2)))
+                                 line=dict(color=MODE_COLORS[j % len(MODE_COLORS)], width=2),
+                                 legendgroup=f"m{j}"))
     fig.update_xaxes(title_text="angle γ")
     fig.update_yaxes(title_text="eigenvector entry")
     return _layout(fig, "Top eigenvectors on the data (low frequencies first)")
@@ -884,12 +886,10 @@ def eigenvector_figure(d: dict) -> go.Figure:
 
 def mode_convergence_figure(d: dict) -> go.Figure:
     """|uᵢᵀ(f_t − y)| / |uᵢᵀ(f₀ − y)| vs step (markers, actual network) and |1 − ηλᵢ/N|^t (lines)."""
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-               "#7f7f7f"]
     fig = go.Figure()
     s = d["steps"]
     for j in range(d["residual_proj"].shape[1] if len(s) else 0):
-        c = palette[j % len(palette)]
+        c = MODE_COLORS[j % len(MODE_COLORS)]
         fig.add_trace(go.Scatter(x=s, y=d["theory"][:, j], mode="lines", line=dict(color=c, width=2),
                                  name=f"theory mode {j + 1}", legendgroup=f"m{j}"))
         fig.add_trace(go.Scatter(x=s, y=d["residual_proj"][:, j], mode="markers",
@@ -912,8 +912,8 @@ def spectrum_figure(d: dict) -> go.Figure:
                                         "lines theory"))
     for t in ev.data:
         fig.add_trace(t, row=1, col=1)
-    for j, t in enumerate(vec.data):
-        fig.add_trace(t.update(legendgroup=f"m{j}", legend="legend2"), row=2, col=1)
+    for t in vec.data:  # eigenvector i and mode i share legend group f"m{i}"
+        fig.add_trace(t.update(legend="legend2"), row=2, col=1)
     for t in modes.data:
         fig.add_trace(t.update(showlegend=False, legend="legend2"), row=2, col=2)
     if not len(modes.data):
