@@ -15,7 +15,7 @@ if _CACHE and _CACHE != "0" and not jax.config.jax_compilation_cache_dir:
     jax.config.update("jax_compilation_cache_dir", _CACHE)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
-st.set_page_config(page_title="ntk: Neural Tangent Kernel lab", page_icon=":material/all_inclusive:", layout="wide")
+st.set_page_config(page_title="ntk: Neural Tangent Kernel lab", page_icon="♾️", layout="wide")
 
 # Once per server process: compute the default view of every page in a background thread, so a
 # first visit finds it ready (NTK_PREWARM=0 turns this off).

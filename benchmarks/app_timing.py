@@ -203,9 +203,10 @@ def run_mode(a, mode, results_dir):
     return rows
 
 
-def floor_redraw(a, charts: int) -> list:
-    """Cached-redraw times of benchmarks/_floor_app.py with `charts` changing charts (baseline)."""
-    env = dict(os.environ, NTK_FLOOR_CHARTS=str(charts))
+def floor_redraw(a, charts: int, mechanism: str = "st") -> list:
+    """Cached-redraw times of benchmarks/_floor_app.py with `charts` changing charts (baseline),
+    drawn by st.plotly_chart (mechanism "st") or the app's ntk.ui.plotly_chart ("ntk")."""
+    env = dict(os.environ, NTK_FLOOR_CHARTS=str(charts), NTK_FLOOR_MECHANISM=mechanism)
     with serve("benchmarks/_floor_app.py", env) as url:
         from playwright.sync_api import sync_playwright
 
@@ -218,7 +219,7 @@ def floor_redraw(a, charts: int) -> list:
             times = [t for t in (timed_move(pg, thumb, d, "floor") for _ in range(a.repeats)
                                  for d in ("ArrowRight", "ArrowLeft")) if t == t]
             b.close()
-    print(f"{'floor':<11} {f'{charts} chart(s)':<12} {'':>10} {'':>11} {np.median(times):>12.2f}  "
+    print(f"{'floor ' + mechanism:<11} {f'{charts} chart(s)':<12} {'':>10} {'':>11} {np.median(times):>12.2f}  "
           + " ".join(f"{x:.2f}" for x in times), flush=True)
     return times
 
@@ -237,7 +238,8 @@ def main():
         if a.mode == "restart":  # fill the results folder first
             run_mode(a, "no-prewarm", results_dir)
         results = {mode: run_mode(a, mode, results_dir) for mode in modes}
-    floors = {c: floor_redraw(a, c) for c in (1, 3)} if a.mode == "all" else {}
+    floors = ({(m, c): floor_redraw(a, c, m) for m in ("st", "ntk") for c in (1, 3)}
+              if a.mode == "all" else {})
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} cores; load average {load:.1f}")
     if a.mode == "all" and a.pages == ap.get_default("pages") and not a.no_jax_cache:
@@ -256,10 +258,14 @@ def main():
             lines.append(f"| {name} | {cold:.2f} | {rst[name][1]:.2f} | {pre[name][1]:.2f} | {new_s} | "
                          + (f"{back:.2f} ({', '.join(f'{b:.2f}' for b in backs)})" if backs else "–")
                          + " |")
+        mech = {"st": "`st.plotly_chart` (rebuilds the chart)",
+                "ntk": "the app's `ntk.ui.plotly_chart` (updates it in place)"}
         lines += ["", "Baseline in the same run (`benchmarks/_floor_app.py`: a bare Streamlit page whose "
                   "slider changes 1 or 3 Plotly charts, no computation), median redraw: "
-                  + ", ".join(f"{c} chart(s) {np.median(t):.2f} s" for c, t in floors.items())
-                  + ". A width move changes 1 chart on the kernel page (the empirical kernels; "
+                  + "; ".join(f"{mech[m]}: " + ", ".join(f"{c} chart(s) {np.median(floors[(m, c)]):.2f} s"
+                                                       for c in (1, 3)) for m in ("st", "ntk"))
+                  + ". The app's pages draw with `ntk.ui.plotly_chart`. "
+                  "A width move changes 1 chart on the kernel page (the empirical kernels; "
                   "the infinite-width kernels and the circle plot do not depend on the width) "
                   "and 1 on the spectrum page (one figure with three panels)."]
         lines += ["", "Targets: cold load < 5 s, cached slider redraw < 0.5 s. *Cold load*: a full "

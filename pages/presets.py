@@ -80,7 +80,10 @@ cols = st.columns(min(4, len(rows)))
 for col, (k, v, label) in zip(cols, rows[:4]):
     col.metric(k, f"{v:.3g}" if isinstance(v, float) else str(v), help=label)
 for fig_name, fig in result.figures.items():
-    st.plotly_chart(fig, width="stretch", key=f"preset_fig_{name}_{fig_name}")
+    if _ui is not None:  # in place updates, like the other pages
+        _ui.plotly_chart(fig, key=f"preset_fig_{name}_{fig_name}")
+    else:
+        st.plotly_chart(fig, width="stretch", key=f"preset_fig_{name}_{fig_name}")
 with st.expander("All measured numbers", expanded=True):
     st.dataframe([{"name": k, "value": v, "meaning": label} for k, v, label in rows],
                  hide_index=True, width="stretch")

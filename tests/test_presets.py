@@ -2,6 +2,7 @@
 
 Sizes are tiny (explicit size arguments), so these check the code path, not the paper's numbers.
 """
+import json
 import math
 
 import jax
@@ -165,7 +166,9 @@ def test_page_runs_and_shows_result(monkeypatch):
     assert calls == [("nt_cookbook", True)]
     assert at.metric[0].label == "a"
     assert any("Original: demo caption." in m.value for m in at.markdown)
-    assert len(at.get("plotly_chart")) == 1
+    drawn = [json.loads(json.loads(c.proto.json)["spec"]) for c in at.get("bidi_component")
+             if c.proto.component_name == "ntk_plot"]
+    assert len(drawn) == 1 and drawn[0]["data"][0]["y"] == [1, 0]
 
 
 def test_page_reports_errors_without_traceback(monkeypatch):

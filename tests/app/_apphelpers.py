@@ -26,10 +26,23 @@ def assert_clean(at: AppTest):
     assert not at.error, [e.value for e in at.error]
 
 
-def charts(at: AppTest):
+def chart_elements(at: AppTest) -> list:
+    """The page's charts: the app's chart component (ntk.ui.plotly_chart), in page order,
+    then any plain st.plotly_chart."""
+    return ([c for c in at.get("bidi_component") if c.proto.component_name == "ntk_plot"]
+            + list(at.get("plotly_chart")))
+
+
+def chart_spec(c) -> dict:
     import json
 
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    if c.type == "plotly_chart":
+        return json.loads(c.proto.spec)
+    return json.loads(json.loads(c.proto.json)["spec"])
+
+
+def charts(at: AppTest):
+    return [chart_spec(c) for c in chart_elements(at)]
 
 
 def metric(at: AppTest, label_part: str) -> str:

@@ -10,7 +10,8 @@ import pytest
 
 import ntk
 import ntk.plots as P
-from _apphelpers import TIMEOUT, as_array, assert_clean, charts, metric, run_page
+from _apphelpers import (TIMEOUT, as_array, assert_clean, chart_elements, charts, metric,
+                         run_page)
 
 SMALL_TRAIN = {"widths": "16,64", "steps": "50", "n_train": "6"}
 SMALL_LAZY = {"w_min": "16", "w_max": "64", "n_widths": "3", "n_seeds": "1", "steps": "20",
@@ -66,9 +67,13 @@ def test_kernel_widgets_and_url_round_trip():
     assert at.selectbox(key="kernel__activation").value == "erf"
     assert at.slider(key="kernel__depth").value == 3
     e64 = metric(at, "Θ∞‖")
+    ids, z64 = [c.proto.id for c in chart_elements(at)], charts(at)[1]["data"][0]["z"]
     at.select_slider(key="kernel__width").set_value(1024).run()
     assert_clean(at)
     assert at.query_params["width"] in ("1024", ["1024"])
+    # New figure, same chart elements: the browser updates the charts in place.
+    assert [c.proto.id for c in chart_elements(at)] == ids
+    assert not np.array_equal(as_array(charts(at)[1]["data"][0]["z"]), as_array(z64))
     e1024 = metric(at, "Θ∞‖")
     assert float(e1024) < float(e64)
     at.selectbox(key="kernel__activation").set_value("leaky_relu").run()
@@ -86,6 +91,20 @@ def test_kernel_widgets_and_url_round_trip():
     assert metric(at2, "Θ∞‖") == metric(at, "Θ∞‖")
     np.testing.assert_array_equal(as_array(charts(at2)[1]["data"][0]["z"]),
                                   as_array(charts(at)[1]["data"][0]["z"]))
+
+
+def test_charts_fall_back_to_st_plotly_chart(monkeypatch):
+    """Without Streamlit's plotly chunk the same figures are drawn by st.plotly_chart."""
+    import ntk.ui as ui
+
+    q = {"width": "64", "n": "8"}
+    drawn = charts(run_page("kernel", q))
+    assert all(c.type != "plotly_chart" for c in chart_elements(run_page("kernel", q)))
+    monkeypatch.setattr(ui, "_plotly_chunk", lambda: None)
+    at = run_page("kernel", q)
+    assert_clean(at)
+    assert [c.type for c in chart_elements(at)] == ["plotly_chart"] * 3
+    assert charts(at) == drawn
 
 
 @pytest.mark.parametrize("query, expect", [

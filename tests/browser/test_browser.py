@@ -48,6 +48,7 @@ def test_width_slider_changes_figure_and_url(server, page):
     wait_ready(page, 3)
     assert_no_errors(page)
     before = _heatmap_z(page)
+    page.evaluate(f"() => {{ {KERNELS}.__ntkMark = 1; }}")  # to see whether the plot is rebuilt
     thumb = page.locator("[data-testid='stSidebar'] input[type='range']").first
     thumb.focus()
     thumb.press("ArrowRight")
@@ -60,6 +61,8 @@ def test_width_slider_changes_figure_and_url(server, page):
     page.screenshot(path=str(ARTIFACTS / "kernel-width-128.png"), full_page=True)
     after = _heatmap_z(page)
     assert before != after
+    # The chart was updated in place (Plotly.react on the same plot element), not rebuilt.
+    assert page.evaluate(f"() => {KERNELS}.__ntkMark") == 1
     # Opening the URL in a fresh page reproduces the exact figure.
     url = page.url
     other = page.context.new_page()
