@@ -15,7 +15,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VPY) -m pip install -q --no-deps -e .
 	touch $@
 
-run: $(STAMP)
+# After an install or a change of the ntk sources: compute the app's default views once into its
+# on-disk caches (about 20 s), so the server's first visits read them instead of computing.
+WARM := $(VENV)/.app-warm
+$(WARM): $(STAMP) $(wildcard ntk/*.py)
+	$(VPY) -m ntk warm-app || echo "(warm-up skipped: the app computes on the first visit)"
+	touch $@
+
+run: $(STAMP) $(WARM)
 	$(VENV)/bin/streamlit run app.py
 
 # Extra targets (reference env, browser deps, benchmarks) live in mk/*.mk.

@@ -3,24 +3,18 @@
 Navigation over the pages in pages/; each page renders the shared presenter-mode toggle
 (ntk.ui.presenter_toggle) in the sidebar.
 """
-import os
 from pathlib import Path
 
-import jax
 import streamlit as st
-
-# Compiled XLA programs persist across server restarts: a cold start re-uses them from disk.
-_CACHE = os.environ.get("NTK_JAX_CACHE", str(Path.home() / ".cache" / "ntk-app" / "jax"))
-if _CACHE and _CACHE != "0" and not jax.config.jax_compilation_cache_dir:
-    jax.config.update("jax_compilation_cache_dir", _CACHE)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 st.set_page_config(page_title="ntk: Neural Tangent Kernel lab", page_icon="♾️", layout="wide")
 
-# Once per server process: compute the default view of every page in a background thread, so a
-# first visit finds it ready (NTK_PREWARM=0 turns this off).
 from ntk import ui  # noqa: E402
 
+# Compiled XLA programs persist across server restarts: a cold start re-uses them from disk.
+ui.configure_jax_cache()
+# Once per server process: compute the default view of every page in a background thread, so a
+# first visit finds it ready (NTK_PREWARM=0 turns this off).
 ui.start_prewarm()
 
 HERE = Path(__file__).parent

@@ -1,9 +1,10 @@
-"""Command line:  python -m ntk presets | python -m ntk report --preset NAME --out report.html
+"""Command line:  python -m ntk presets | report --preset NAME --out report.html | warm-app
 
     python -m ntk presets                                   list the paper presets
     python -m ntk report --preset jacot_fig1 --out r.html   run a preset, write an HTML report
     python -m ntk report --preset lee2019 --fast --out r.html
     python -m ntk report --preset nt_cookbook --param n_nets=20 --param steps=2000 --out r.html
+    python -m ntk warm-app                                  fill the app's on-disk caches
 
 Exit codes: 0 success, 1 the computation failed (e.g. training diverged), 2 bad usage (unknown
 preset, unwritable output path, bad --param); errors are one line on stderr, never a traceback.
@@ -31,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m ntk", description="Neural Tangent Kernel presets and reports.")
-    sub = p.add_subparsers(dest="command", metavar="{presets,report}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{presets,report,warm-app}", parser_class=_Parser)
     sub.add_parser("presets", help="list the paper presets")
     r = sub.add_parser("report", help="run a preset and write a self-contained HTML report")
     r.add_argument("--preset", required=True, help="preset name (see `python -m ntk presets`)")
@@ -40,7 +41,35 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a preset argument, e.g. --param seeds=3 --param widths=64,256")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("warm-app", help="compute the app's default views into its on-disk caches "
+                                    "(results, compiled programs), so a new server's first visits "
+                                    "are answered from disk")
     return p
+
+
+def _cmd_warm_app() -> int:
+    import logging
+    import time
+
+    logging.getLogger("streamlit").setLevel(logging.ERROR)  # no "no runtime" warnings here
+    from . import ui
+
+    t0 = time.perf_counter()
+
+    def progress(done, total, page):
+        print(f"  {done}/{total} {page} ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+    print("ntk: computing the app's default views into its on-disk caches", flush=True)
+    try:
+        ui.warm_caches(progress=progress)
+    except Exception as e:  # the app computes on the visit instead
+        print(f"ntk: warm-up failed ({type(e).__name__}: {e}); the app computes on the visit",
+              file=sys.stderr)
+        return 1
+    where = ui._results_dir()
+    print(f"ntk: done in {time.perf_counter() - t0:.1f} s"
+          + (f"; results in {where}" if where else " (results cache off: NTK_RESULTS_CACHE=0)"))
+    return 0
 
 
 def _parse_params(items, fn) -> dict:
@@ -132,6 +161,8 @@ def main(argv=None) -> int:
             return 2
         if args.command == "presets":
             return _cmd_presets()
+        if args.command == "warm-app":
+            return _cmd_warm_app()
         return _cmd_report(args)
     except _UsageError as e:
         print(f"ntk: error: {e}", file=sys.stderr)

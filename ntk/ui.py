@@ -659,6 +659,33 @@ def prewarm(pages=PREWARM_ORDER, status: Optional[dict] = None) -> list:
     return done
 
 
+def configure_jax_cache() -> None:
+    """Persist compiled XLA programs across processes in NTK_JAX_CACHE (default
+    ~/.cache/ntk-app/jax; 0 = off), unless a compilation cache is configured already."""
+    import jax
+
+    path = os.environ.get("NTK_JAX_CACHE", str(Path.home() / ".cache" / "ntk-app" / "jax"))
+    if path and path != "0" and not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
+def warm_caches(pages=None, progress: Optional[Callable] = None) -> list:
+    """Outside the app (`python -m ntk warm-app`, run by `make run` after an install or a code
+    change): compute every page's default result into the on-disk caches (results and compiled
+    programs), so that a freshly started server answers its first visits from disk. Returns the
+    pages done; `progress(done, total, page)` after each."""
+    configure_jax_cache()
+    pages = PREWARM_ORDER if pages is None else pages
+    done = []
+    for i, page in enumerate(pages):
+        cached_result(DATA_FN[page], compute_args(page, defaults(page)))
+        done.append(page)
+        if progress is not None:
+            progress(i + 1, len(pages), page)
+    return done
+
+
 @st.cache_resource(show_spinner=False)
 def start_prewarm() -> dict:
     """Once per server process: compute the default views in a background thread, so that the

@@ -77,3 +77,34 @@ def test_off_and_pruned(tmp_path, monkeypatch):
     for steps in (4, 5, 6):
         ui.cached_result("spectrum_data", dict(SMALL, steps=steps))
     assert len(list(tmp_path.glob("*.pkl"))) == 2
+
+
+def test_warm_app_fills_the_cache_a_new_server_reads(disk, monkeypatch, capsys):
+    """`python -m ntk warm-app` (run by `make run`) stores each page's default result; a server
+    started afterwards answers the default view from disk without computing."""
+    from ntk import __main__ as cli
+
+    monkeypatch.setenv("NTK_JAX_CACHE", "0")  # leave this process's compilation cache alone
+    monkeypatch.setattr(ui, "PREWARM_ORDER", ("spectrum",))
+    calls = _counting(monkeypatch)
+    assert cli.main(["warm-app"]) == 0
+    out = capsys.readouterr().out
+    assert "1/1 spectrum" in out and str(disk) in out
+    assert len(calls) == 1 and len(list(disk.glob("*.pkl"))) == 1
+    _new_process()
+    args = ui.compute_args("spectrum", ui.defaults("spectrum"))
+    d = ui.cached_result("spectrum_data", args)
+    assert len(calls) == 1  # the default view came from disk
+    assert d["eigvals"].shape[0] == ui.defaults("spectrum")["n_train"]
+
+
+def test_warm_app_failure_is_one_line_and_exit_1(monkeypatch, capsys):
+    from ntk import __main__ as cli
+
+    def boom(**kw):
+        raise MemoryError("no memory left")
+
+    monkeypatch.setattr(ui, "warm_caches", boom)
+    assert cli.main(["warm-app"]) == 1
+    err = capsys.readouterr().err
+    assert "warm-up failed (MemoryError: no memory left)" in err and "Traceback" not in err
