@@ -906,10 +906,9 @@ def spectrum_figure(d: dict) -> go.Figure:
     one figure. Eigenvector i and mode i share a colour and a legend entry (click to toggle)."""
     ev, vec, modes = eigenvalue_figure(d), eigenvector_figure(d), mode_convergence_figure(d)
     fig = make_subplots(rows=2, cols=2, specs=[[{"colspan": 2}, None], [{}, {}]],
-                        vertical_spacing=0.13, horizontal_spacing=0.08, row_heights=[0.45, 0.55],
+                        vertical_spacing=0.13, horizontal_spacing=0.15, row_heights=[0.45, 0.55],
                         subplot_titles=(ev.layout.title.text, "Top eigenvectors on the data",
-                                        "Residual per mode: markers network, "
-                                        "lines theory"))
+                                        "Residuals: dots network, lines theory"))
     for t in ev.data:
         fig.add_trace(t, row=1, col=1)
     for t in vec.data:  # eigenvector i and mode i share legend group f"m{i}"
