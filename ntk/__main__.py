@@ -51,9 +51,9 @@ def _cmd_warm_app() -> int:
     import logging
     import time
 
-    logging.getLogger("streamlit").setLevel(logging.ERROR)  # no "no runtime" warnings here
-    from . import ui
-
+    log = logging.getLogger("streamlit")
+    level = log.level
+    log.setLevel(logging.ERROR)  # no "no runtime" warnings: this runs outside a server
     t0 = time.perf_counter()
 
     def progress(done, total, page):
@@ -61,11 +61,15 @@ def _cmd_warm_app() -> int:
 
     print("ntk: computing the app's default views into its on-disk caches", flush=True)
     try:
+        from . import ui
+
         ui.warm_caches(progress=progress)
     except Exception as e:  # the app computes on the visit instead
         print(f"ntk: warm-up failed ({type(e).__name__}: {e}); the app computes on the visit",
               file=sys.stderr)
         return 1
+    finally:
+        log.setLevel(level)
     where = ui._results_dir()
     print(f"ntk: done in {time.perf_counter() - t0:.1f} s"
           + (f"; results in {where}" if where else " (results cache off: NTK_RESULTS_CACHE=0)"))
