@@ -636,6 +636,12 @@ def page_figures(page: str, d: Mapping) -> list:
 PREWARM_ORDER = ("kernel", "convergence", "training", "lazy", "spectrum")
 
 
+def _default_result(page: str) -> tuple:
+    """(arguments, result) of `page`'s default view, through `cached_result`."""
+    args = compute_args(page, defaults(page))
+    return args, cached_result(DATA_FN[page], args)
+
+
 def prewarm(pages=PREWARM_ORDER, status: Optional[dict] = None) -> list:
     """Compute every page's default result and figures into the process-wide cache (the same
     computation a first visitor would trigger, or its result stored on disk by an earlier server
@@ -646,9 +652,8 @@ def prewarm(pages=PREWARM_ORDER, status: Optional[dict] = None) -> list:
     for page in pages:
         while _VISITS[0] > 0:  # a visitor waits for a computation: do not compete for the CPU
             time.sleep(0.05)
-        args = compute_args(page, defaults(page))
         try:
-            d = cached_result(DATA_FN[page], args)
+            args, d = _default_result(page)
             for fig_fn, kw in page_figures(page, d):
                 cached_figure(d, DATA_FN[page], args, fig_fn, kw, False)
         except Exception:  # pragma: no cover - reported on the page itself
@@ -679,7 +684,7 @@ def warm_caches(pages=None, progress: Optional[Callable] = None) -> list:
     pages = PREWARM_ORDER if pages is None else pages
     done = []
     for i, page in enumerate(pages):
-        cached_result(DATA_FN[page], compute_args(page, defaults(page)))
+        _default_result(page)
         done.append(page)
         if progress is not None:
             progress(i + 1, len(pages), page)
