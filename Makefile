@@ -29,5 +29,6 @@ run: $(STAMP) $(WARM)
 -include mk/*.mk
 
 TEST_DEPS ?=
+# One line per finished test file (tests/_progress.py), the 15 slowest tests at the end.
 test: $(STAMP) $(TEST_DEPS)
-	$(VPY) -m pytest -n 2 -q tests
+	$(VPY) -m pytest -n 2 -q --durations=15 $(PYTEST_MARKS) tests

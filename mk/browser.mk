@@ -14,4 +14,9 @@ browser-deps:
 test-browser: $(STAMP) browser-deps
 	CI=$${CI:-true} $(VPY) -m pytest -q tests/browser
 
+# `make test SKIP_BROWSER=1` leaves the browser out: no apt-get, browser tests deselected.
+ifeq ($(SKIP_BROWSER),1)
+PYTEST_MARKS := -m "not browser"
+else
 TEST_DEPS += browser-deps
+endif

@@ -22,3 +22,6 @@ def key():
 
 def pytest_configure(config):
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    import _progress
+
+    _progress.register(config)

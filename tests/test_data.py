@@ -1,4 +1,5 @@
 """Data sets: shapes, seeds, targets; and the import-time contract of the package."""
+import os
 import subprocess
 import sys
 
@@ -47,12 +48,15 @@ def test_dataset_errors():
 
 
 def test_import_is_light():
-    """import ntk: no x64, no streamlit/plotly, nothing compiled, fast after jax."""
+    """import ntk: no x64, no streamlit/plotly/sklearn, nothing compiled (no timing: CI load varies)."""
     code = (
-        "import time, sys, jax; t = time.time(); import ntk; dt = time.time() - t;"
+        "import sys, jax; import ntk;"
         "assert not jax.config.jax_enable_x64;"
-        "assert 'streamlit' not in sys.modules and 'plotly' not in sys.modules;"
-        "print(dt)"
+        "heavy = [m for m in ('streamlit', 'plotly', 'sklearn') if m in sys.modules];"
+        "assert not heavy, heavy;"
+        "print('ok')"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert float(out.stdout.strip()) < 1.0
+    env = dict(os.environ, JAX_LOG_COMPILES="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "ok"
+    assert "Compiling" not in out.stderr, out.stderr[-2000:]
