@@ -39,6 +39,7 @@ class Activation:
     nngp_map: Optional[PairMap] = None
     dot_map: Optional[PairMap] = None
     params: tuple = ()
+    dfn: Optional[Callable[[Array], Array]] = None  # phi' for quadrature (default: autodiff)
 
     @property
     def closed_form(self) -> bool:
@@ -244,7 +245,7 @@ def _rule_nodes(rule, dtype):
     return jnp.asarray(z, dtype), jnp.asarray(w, dtype)
 
 
-def quadrature_maps(fn, rule) -> tuple[PairMap, PairMap]:
+def quadrature_maps(fn, rule, dfn=None) -> tuple[PairMap, PairMap]:
     """2-D quadrature versions of (nngp, dot) for an elementwise fn.
 
     `rule` is ("gh", degree), ("trap", nodes) or an int (Gauss-Hermite degree). With
@@ -254,8 +255,9 @@ def quadrature_maps(fn, rule) -> tuple[PairMap, PairMap]:
     if isinstance(rule, (int, np.integer)):
         rule = ("gh", int(rule))
 
-    def dfn(x):
-        return jax.jvp(fn, (x,), (jnp.ones_like(x),))[1]
+    if dfn is None:
+        def dfn(x):
+            return jax.jvp(fn, (x,), (jnp.ones_like(x),))[1]
 
     def make(g):
         def pair_map(q1, q2, rho):
@@ -371,4 +373,62 @@ def pair_maps(act: Activation, rule=None) -> tuple[PairMap, PairMap]:
     """(nngp_map, dot_map) for an activation; quadrature ones use `rule` (default GH degree 64)."""
     if act.closed_form:
         return act.nngp_map, act.dot_map
-    return quadrature_maps(act.fn, rule or ("gh", 64))
+    return quadrature_maps(act.fn, rule or ("gh", 64), act.dfn)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameterised families (neural-tangents' stax activations)
+# ---------------------------------------------------------------------------------------------
+
+def abrelu(a: float, b: float) -> Activation:
+    """phi(x) = a min(x, 0) + b max(x, 0) (ReLU: a=0, b=1; leaky ReLU: a=alpha; abs: a=-1)."""
+    a, b = float(a), float(b)
+
+    def fn(x):
+        return a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0)
+
+    return Activation("abrelu", fn, *_abrelu_maps(a, b), params=(("a", a), ("b", b)))
+
+
+def erf_affine(a: float = 1.0, b: float = 1.0, c: float = 0.0) -> Activation:
+    """phi(x) = a erf(b x) + c:  E[phi phi] = a^2 E[erf(bu) erf(bv)] + c^2 (erf is odd), and
+    E[phi' phi'] = a^2 b^2 E[erf'(bu) erf'(bv)], with (bu, bv) of covariance b^2 K."""
+    a, b, c = float(a), float(b), float(c)
+    b2 = b * b
+
+    def fn(x):
+        return a * erf(b * x) + c
+
+    def nngp(q1, q2, rho):
+        return a * a * _erf_nngp(b2 * q1, b2 * q2, rho) + c * c
+
+    def dot(q1, q2, rho):
+        return a * a * b2 * _erf_dot(b2 * q1, b2 * q2, rho)
+
+    return Activation("erf_affine", fn, nngp, dot, params=(("a", a), ("b", b), ("c", c)))
+
+
+def sin_affine(a: float = 1.0, b: float = 1.0, c: float = 0.0) -> Activation:
+    """phi(x) = a sin(b x + c). With s = q1 + q2 and k = rho sqrt(q1 q2):
+    E[phi phi] = a^2/2 (exp(-b^2 (s - 2k)/2) - cos(2c) exp(-b^2 (s + 2k)/2)),
+    E[phi' phi'] = a^2 b^2/2 (exp(-b^2 (s - 2k)/2) + cos(2c) exp(-b^2 (s + 2k)/2))."""
+    a, b, c = float(a), float(b), float(c)
+    b2, cos2c = b * b, math.cos(2 * c)
+
+    def fn(x):
+        return a * jnp.sin(b * x + c)
+
+    def terms(q1, q2, rho):
+        k = rho * _sqrt_prod(q1, q2)
+        s = q1 + q2
+        return jnp.exp(-b2 * (s / 2 - k)), cos2c * jnp.exp(-b2 * (s / 2 + k))
+
+    def nngp(q1, q2, rho):
+        e1, e2 = terms(q1, q2, rho)
+        return a * a / 2 * (e1 - e2)
+
+    def dot(q1, q2, rho):
+        e1, e2 = terms(q1, q2, rho)
+        return a * a * b2 / 2 * (e1 + e2)
+
+    return Activation("sin_affine", fn, nngp, dot, params=(("a", a), ("b", b), ("c", c)))
