@@ -23,13 +23,63 @@ def as_jax(a):
 
 
 def check_positive_int(value, name: str) -> int:
+    """A positive integer (Python or numpy int). Booleans, floats (even 2.0) and strings are
+    refused with TypeError, values < 1 with ValueError."""
+    return check_int(value, name, minimum=1)
+
+
+def check_int(value, name: str, minimum: int | None = 0) -> int:
+    """An integer >= `minimum` (None: no bound). TypeError for bool/float/str, ValueError below."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and float(value).is_integer() and value > 0:
-            return int(value)
-        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value}. Use a value >= 1.")
+        kind = type(value).__name__
+        what = "a positive integer" if minimum == 1 else "an integer"
+        hint = f" Pass int({value!r})." if isinstance(value, numbers.Real) and not isinstance(value, bool) \
+            and float(value).is_integer() else ""
+        raise TypeError(f"{name} must be {what}, got {kind} {value!r}.{hint}")
+    if minimum is not None and value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}, got {value}. Use a value >= {minimum}.")
     return int(value)
+
+
+def check_bool(value, name: str) -> bool:
+    """A bool (Python or numpy); TypeError for anything else (e.g. the string 'False')."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
+
+
+def as_progress(progress, name: str = "progress"):
+    """Normalize a progress callback to the library's signature `progress(done, total, label)`.
+
+    Accepts None, a 3-argument callable, or an old-style 2-argument `progress(done, total)`
+    (called without the label): a callable with exactly two required positional parameters (and
+    no *args) is treated as old-style, so `lambda done, total, i=i: ...` keeps its `i`.
+    Returns a 3-argument callable or None."""
+    if progress is None:
+        return None
+    if not callable(progress):
+        raise TypeError(f"{name} must be a callable progress(done, total, label) or None, got {progress!r}.")
+    import inspect
+
+    try:
+        params = list(inspect.signature(progress).parameters.values())
+    except (TypeError, ValueError):
+        return progress
+    P = inspect.Parameter
+    if any(p.kind == P.VAR_POSITIONAL for p in params):
+        return progress
+    positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is P.empty]
+    if len(required) >= 3:
+        return progress
+    if len(positional) < 2:
+        raise TypeError(f"{name} must accept (done, total, label) or (done, total), got {progress!r}.")
+
+    def three(done, total, label=""):
+        return progress(done, total)
+
+    return three
 
 
 def check_positive_float(value, name: str, allow_zero: bool = False) -> float:

@@ -84,7 +84,8 @@ def test_gp_kernel():
     assert K.shape == (20, 20) and np.allclose(K, K.T)
     np.testing.assert_allclose(k.diag(X), np.diag(K), rtol=1e-12)
     K2, grad = k(X, eval_gradient=True)
-    assert grad.shape == (20, 20, 0)
+    assert grad.shape == (20, 20, 2)  # d/dlog W_std, d/dlog b_std
+    np.testing.assert_allclose(K2, K, rtol=1e-12)
     assert k(X, ds.x_test).shape == (20, 50)
     assert not k.is_stationary()
     net = ntk.mlp([512, 512], 1, "erf", 1.5, 0.05)
