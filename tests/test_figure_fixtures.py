@@ -23,8 +23,8 @@ def _page_figures(page):
     from ntk.figures import apply_theme
 
     rec = R.get(page)
-    args = rec.compute_args(rec.defaults())
-    d = rec.data_fn(**args)
+    args = rec.compute_args(rec.default_config())
+    d = rec.data_function()(**args)
     return [(fn, json.loads(apply_theme(rec.figure(fn)(d, **kw)).to_json()))
             for fn, kw in rec.default_figures(d)]
 
