@@ -42,3 +42,9 @@ __all__ = [
     "max_learning_rate", "mlp", "nets", "ntk_fn", "taylor_expand", "train", "width_sweep",
 ]
 del _lin_mod
+
+# Issue 14 (layout): one cache registry; the layers above the kernels load on first use.
+from ._cache import clear_caches  # noqa: E402
+
+_LAZY = _LAZY + ("analysis", "figures")
+__all__ += ["clear_caches"]

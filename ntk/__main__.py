@@ -61,16 +61,16 @@ def _cmd_warm_app() -> int:
 
     print("ntk: computing the app's default views into its on-disk caches", flush=True)
     try:
-        from . import ui
+        from .app import cache, prewarm
 
-        ui.warm_caches(progress=progress)
+        prewarm.warm_caches(progress=progress)
     except Exception as e:  # the app computes on the visit instead
         print(f"ntk: warm-up failed ({type(e).__name__}: {e}); the app computes on the visit",
               file=sys.stderr)
         return 1
     finally:
         log.setLevel(level)
-    where = ui._results_dir()
+    where = cache.results_dir()
     print(f"ntk: done in {time.perf_counter() - t0:.1f} s"
           + (f"; results in {where}" if where else " (results cache off: NTK_RESULTS_CACHE=0)"))
     return 0

@@ -12,14 +12,6 @@ import numpy as np
 last_call: dict = {}
 
 
-def pad_rows(x, multiple: int):
-    n = x.shape[0]
-    m = (-n) % multiple
-    if m:
-        x = jnp.concatenate([x, jnp.zeros((m,) + x.shape[1:], x.dtype)], axis=0)
-    return x
-
-
 def _pad_to(x, n: int):
     if x.shape[0] < n:
         x = jnp.concatenate([x, jnp.zeros((n - x.shape[0],) + x.shape[1:], x.dtype)], axis=0)

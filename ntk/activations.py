@@ -7,9 +7,11 @@ each activation phi provides
     dot(q1, q2, rho)  = E[phi'(u) phi'(v)]       (derivative map, for the NTK)
 
 Closed forms are used where they exist (ReLU family, erf, GELU, sin, identity). Every other
-elementwise function is integrated with a 2-D Gauss-Hermite rule whose degree is chosen from the
-largest variance in the data (see `quadrature_degree`). `dot` follows from `nngp` by Price's
-theorem (d/dc E[phi(u)phi(v)] = E[phi'(u)phi'(v)]) where no simpler form is written down.
+elementwise function is integrated numerically with a 1-D rule chosen from the largest
+pre-activation variance in the data (see `quadrature_rule`: trapezoidal nodes whose spacing
+shrinks with the variance; Gauss-Hermite when an integer `quadrature_degree` is passed). `dot`
+follows from `nngp` by Price's theorem (d/dc E[phi(u)phi(v)] = E[phi'(u)phi'(v)]) where no
+simpler form is written down.
 All maps broadcast elementwise over arrays of (q1, q2, rho).
 """
 from __future__ import annotations
@@ -193,15 +195,6 @@ def gelu_exact(x):
 MIN_DEGREE = 32
 MAX_DEGREE = 96
 MAX_TRAP_NODES = 1601
-
-
-def quadrature_degree(max_variance: float) -> int:
-    """Gauss-Hermite degree for pre-activation variances up to `max_variance` (small-q regime)."""
-    if not np.isfinite(max_variance):
-        return MAX_DEGREE
-    deg = int(math.ceil(32 + 24 * max(float(max_variance), 0.0)))
-    deg = max(MIN_DEGREE, min(MAX_DEGREE, deg))
-    return int(8 * math.ceil(deg / 8))
 
 
 def quadrature_rule(max_variance: float) -> tuple:

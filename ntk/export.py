@@ -12,8 +12,8 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-__all__ = ["figure_html", "figure_arrays", "arrays_to_csv", "arrays_to_npz", "config_json",
-           "python_snippet"]
+__all__ = ["arrays_to_csv", "arrays_to_npz", "config_json", "figure_arrays", "figure_html",
+           "jsonable", "python_snippet"]
 
 
 def figure_html(fig, include_plotlyjs="cdn") -> str:
@@ -86,21 +86,26 @@ def arrays_to_npz(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def _jsonable(v):
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, (tuple, list, np.ndarray)):
-        return [_jsonable(u) for u in v]
+def jsonable(v):
+    """`v` with numpy scalars/arrays, tuples and dict keys made JSON-friendly (recursively);
+    other objects (dtypes, callables) become their `str`. The one converter of the library:
+    configuration exports, cache keys, reports and snippets use it."""
     if isinstance(v, dict):
-        return {str(k): _jsonable(u) for k, u in v.items()}
-    return v
+        return {str(k): jsonable(u) for k, u in v.items()}
+    if isinstance(v, np.ndarray):
+        return jsonable(v.tolist())
+    if isinstance(v, (tuple, list)):
+        return [jsonable(u) for u in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return str(v)
 
 
 def config_json(config: Mapping) -> str:
     """The configuration as pretty, sorted JSON."""
-    return json.dumps(_jsonable(dict(config)), indent=2, sort_keys=True)
+    return json.dumps(jsonable(dict(config)), indent=2, sort_keys=True)
 
 
 def python_snippet(data_fn: str, config: Mapping, figure_fn: str,
@@ -112,8 +117,8 @@ def python_snippet(data_fn: str, config: Mapping, figure_fn: str,
         fig = P.<figure_fn>(data, **figure_kwargs)
         fig.show()
     """
-    cfg = ",\n    ".join(f"{k}={_jsonable(v)!r}" for k, v in config.items())
-    fk = "".join(f", {k}={_jsonable(v)!r}" for k, v in (figure_kwargs or {}).items())
+    cfg = ",\n    ".join(f"{k}={jsonable(v)!r}" for k, v in config.items())
+    fk = "".join(f", {k}={jsonable(v)!r}" for k, v in (figure_kwargs or {}).items())
     return ("import ntk.plots as P\n\n"
             f"data = P.{data_fn}(\n    {cfg},\n)\n"
             f"fig = P.{figure_fn}(data{fk})\n"

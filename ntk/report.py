@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .export import jsonable
+
 
 def versions() -> dict:
     """Versions of the software that produced a result (python, jax, jaxlib, numpy, plotly, ntk)."""
@@ -42,21 +44,6 @@ def versions() -> dict:
         "backend": backend,
         "x64": bool(jax.config.jax_enable_x64),
     }
-
-
-def _plain(v):
-    """Make config values JSON friendly."""
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    return str(v)
 
 
 def _fmt(v) -> str:
@@ -101,7 +88,7 @@ def render_html(result, versions_info: dict | None = None) -> str:
                      f"<td>{e(label)}</td></tr>")
     parts.append("</table>")
     parts.append("<h2>Configuration</h2><pre>"
-                 + e(json.dumps(_plain(result.config), indent=2, ensure_ascii=False), quote=False)
+                 + e(json.dumps(jsonable(result.config), indent=2, ensure_ascii=False), quote=False)
                  + "</pre>")
     parts.append("<h2>Versions</h2><table>")
     for k, val in v.items():

@@ -1,9 +1,13 @@
 """Home: what the NTK is, what each page shows, one-click presets."""
 import streamlit as st
 
-from ntk import ui
+from ntk.app import registry
+from ntk.app.cache import compute
+from ntk.app.export_dialog import show_figure
+from ntk.app.prewarm import start_prewarm
+from ntk.app.state import presenter, presenter_toggle
 
-ui.presenter_toggle()
+presenter_toggle()
 st.title("Neural Tangent Kernel lab")
 st.markdown(
     "A network $f(x;\\theta)$ trained by gradient descent moves its outputs along the "
@@ -13,7 +17,7 @@ st.markdown(
     "linearization and training has a closed form (Jacot et al. 2018; Lee et al. 2019):")
 st.latex(r"\frac{d f_t(\mathcal X)}{dt} = -\frac{\eta}{N}\,\Theta_\infty\,(f_t(\mathcal X) - \mathcal Y)"
          r"\quad\Rightarrow\quad f_t = \mathcal Y + e^{-\eta\Theta_\infty t/N}(f_0-\mathcal Y)")
-if not ui.presenter():
+if not presenter():
     st.markdown("""
 | Page | What it shows |
 |---|---|
@@ -40,13 +44,13 @@ for i, (label, page, qp) in enumerate(PRESETS):
         st.switch_page(page, query_params=qp)
 st.caption("Every page keeps its full configuration in the URL: copy the address bar to share "
            "the exact view. Presenter mode (sidebar) enlarges figures for lectures.")
-cfg = dict(depths=[1, 2, 3, 4], activation="relu", W_std=1.5, b_std=0.05)
-d = ui.compute("home_data", cfg, "Computing the infinite-width NTK")
+cfg = registry.get("home").default_config()
+d = compute("home_data", cfg, "Computing the infinite-width NTK")
 if d is not None:
-    ui.show_figure(d, "home_ntk", data_fn="home_data", cfg=cfg, fig_fn="home_figure",
+    show_figure(d, "home_ntk", data_fn="home_data", cfg=cfg, fig_fn="home_figure",
                    notice="Each extra layer sharpens the kernel: nearby inputs stay similar, "
                           "distant ones decorrelate.")
-warm = ui.start_prewarm()
+warm = start_prewarm()
 if warm["enabled"]:
     n_done, n_all = len(warm["done"]), len(warm["pages"])
     st.caption("Default views of all pages are computed and ready." if warm["finished"] else

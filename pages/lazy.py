@@ -1,29 +1,18 @@
 """Lazy regime: how much weights and the kernel move during training, vs width."""
 import streamlit as st
 
-from ntk import ui
+from ntk.app.cache import compute
+from ntk.app.export_dialog import show_figure
+from ntk.app.state import PageState, presenter
 
-DEFAULTS = ui.defaults("lazy")
-S = ui.PageState("lazy", DEFAULTS, options={"activation": ui.ACTIVATIONS,
-                                            "narrow": ui.WIDTH_OPTIONS, "wide": ui.WIDTH_OPTIONS},
-                 ranges={**ui.ARCH_RANGES, "w_min": (1, 8192), "w_max": (1, 8192),
-                         "n_widths": (2, 10), "n_seeds": (1, 10), "n_train": (2, 128),
-                         "steps": (1, 5000), "lr_fraction": (0.01, 5.0)})
+S = PageState.of("lazy")
 st.title("Lazy regime")
-sb = st.sidebar
-sb.number_input("Smallest width", 1, 8192, key=S.key("w_min"))
-sb.number_input("Largest width", 1, 8192, key=S.key("w_max"))
-sb.slider("Number of widths", 2, 10, key=S.key("n_widths"))
-sb.slider("Seeds per width", 1, 10, key=S.key("n_seeds"))
-ui.architecture_controls(S, parameterization=False)
-sb.slider("Training points (unit circle)", 2, 128, key=S.key("n_train"))
-sb.number_input("Steps", 1, 5000, key=S.key("steps"))
-sb.slider("Learning rate (× η_max)", 0.01, 5.0, step=0.01, key=S.key("lr_fraction"))
-sb.select_slider("Narrow width (drift plot)", ui.WIDTH_OPTIONS, key=S.key("narrow"))
-sb.select_slider("Wide width (drift plot)", ui.WIDTH_OPTIONS, key=S.key("wide"))
+S.widgets("w_min", "w_max", "n_widths", "n_seeds")
+S.architecture()
+S.widgets("n_train", "steps", "lr_fraction", "narrow", "wide")
 cfg = S.sync()
 
-if not ui.presenter():
+if not presenter():
     st.markdown("In NTK parameterization a wide network fits the data while every weight moves "
                 "only a little: the relative change of the weights and of the kernel vanish as "
                 "the width grows, which is why the linearization is accurate. Theory gives "
@@ -35,7 +24,7 @@ st.latex(r"\frac{\|\theta_T-\theta_0\|}{\|\theta_0\|},\qquad "
 if cfg["w_max"] < cfg["w_min"]:
     st.error(f"The largest width ({cfg['w_max']}) is below the smallest ({cfg['w_min']}).")
     st.stop()
-d = ui.compute("lazy_data", cfg, "Training every width (sweep + kernel drift)")
+d = compute("lazy_data", cfg, "Training every width (sweep + kernel drift)")
 if d is not None:
     if cfg["lr_fraction"] > 1:
         st.warning("The learning rate is above the stable limit η_max; runs that diverged are "
@@ -45,10 +34,10 @@ if d is not None:
         f = d["fits"][m]
         c.metric(f"slope of {m.replace('_', ' ')}", f"{f['slope']:.2f}",
                  help=f"95% CI [{f['ci_low']:.2f}, {f['ci_high']:.2f}], R² {f['r2']:.2f}")
-    ui.show_figure(d, "lazy_scaling", data_fn="lazy_data", cfg=cfg,
+    show_figure(d, "lazy_scaling", data_fn="lazy_data", cfg=cfg,
                    fig_fn="lazy_scaling_figure",
                    notice="Compare the red fit with the grey n^(−1/2) and n^(−1) guides: "
                           "the measured exponent is what the page reports.")
-    ui.show_figure(d, "kernel_drift", data_fn="lazy_data", cfg=cfg,
+    show_figure(d, "kernel_drift", data_fn="lazy_data", cfg=cfg,
                    fig_fn="kernel_drift_figure",
                    notice="The narrow net's kernel keeps moving; the wide one barely changes.")

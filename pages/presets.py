@@ -3,11 +3,9 @@ figures, the measured numbers and how closely they reproduce the original."""
 import streamlit as st
 
 from ntk import presets, report
-
-try:  # shared sidebar toggle of the app (absent when this page runs on its own)
-    from ntk import ui as _ui
-except Exception:  # pragma: no cover
-    _ui = None
+from ntk.app.chart import plotly_chart
+from ntk.app.state import presenter_toggle
+from ntk.export import jsonable
 
 
 @st.cache_resource
@@ -16,11 +14,7 @@ def _results() -> dict:
     return {}
 
 
-if _ui is not None:
-    try:
-        _ui.presenter_toggle()
-    except Exception:  # pragma: no cover - never break the page over the toggle
-        pass
+presenter_toggle()
 
 st.title("Paper presets")
 infos = {i.name: i for i in presets.list_presets()}
@@ -80,15 +74,12 @@ cols = st.columns(min(4, len(rows)))
 for col, (k, v, label) in zip(cols, rows[:4]):
     col.metric(k, f"{v:.3g}" if isinstance(v, float) else str(v), help=label)
 for fig_name, fig in result.figures.items():
-    if _ui is not None:  # in place updates, like the other pages
-        _ui.plotly_chart(fig, key=f"preset_fig_{name}_{fig_name}")
-    else:
-        st.plotly_chart(fig, width="stretch", key=f"preset_fig_{name}_{fig_name}")
+    plotly_chart(fig, key=f"preset_fig_{name}_{fig_name}")  # in place updates, like the other pages
 with st.expander("All measured numbers", expanded=True):
     st.dataframe([{"name": k, "value": v, "meaning": label} for k, v, label in rows],
                  hide_index=True, width="stretch")
 with st.expander("Configuration"):
-    st.json(report._plain(result.config))
+    st.json(jsonable(result.config))
 try:
     html = report.render_html(result)
     st.download_button("Download HTML report", html, file_name=f"{name}.html",

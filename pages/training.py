@@ -1,34 +1,20 @@
 """Training dynamics: network vs its linearization vs closed forms, for several widths."""
 import streamlit as st
 
-from ntk import ui
+from ntk.app.cache import compute
+from ntk.app.export_dialog import show_figure
+from ntk.app.state import PageState, presenter
 
-DEFAULTS = ui.defaults("training")
-STEPS = [50, 100, 200, 300, 500, 1000, 2000]
-S = ui.PageState("training", DEFAULTS,
-                 options={**ui.ARCH_OPTIONS, "widths": ui.WIDTH_OPTIONS,
-                          "dataset": ["sine", "circle", "moons", "spirals"],
-                          "optimizer_name": ["sgd", "momentum", "adam"], "steps": STEPS},
-                 ranges={**ui.ARCH_RANGES, "n_train": (2, 256), "noise": (0.0, 1.0),
-                         "lr_fraction": (0.01, 5.0), "seed": (0, 10_000)})
+S = PageState.of("training")
 st.title("Training dynamics")
-sb = st.sidebar
-sb.multiselect("Widths", ui.WIDTH_OPTIONS, key=S.key("widths"),
-               help="Several widths at once: the network-vs-linearization gap shrinks as width grows.")
-sb.selectbox("Data", ["sine", "circle", "moons", "spirals"], key=S.key("dataset"),
-             help="sine: 1-D regression; circle: sin(2γ) on the unit circle; moons/spirals: 2-D ±1")
-sb.slider("Training points", 2, 256, key=S.key("n_train"))
-ui.architecture_controls(S)
-sb.selectbox("Optimizer", ["sgd", "momentum", "adam"], key=S.key("optimizer_name"))
-sb.slider("Learning rate (× η_max = 2N/λ_max(Θ∞); Adam: × 0.01)", 0.01, 5.0, step=0.01,
-          key=S.key("lr_fraction"))
-sb.select_slider("Steps", STEPS, key=S.key("steps"))
-if not ui.presenter():
-    sb.slider("Label noise", 0.0, 1.0, step=0.01, key=S.key("noise"))
-    sb.number_input("Seed", 0, 10_000, key=S.key("seed"))
+S.widgets("widths", "dataset", "n_train")
+S.architecture()
+S.widgets("optimizer_name", "lr_fraction", "steps")
+if not presenter():
+    S.widgets("noise", "seed")
 cfg = S.sync()
 
-if not ui.presenter():
+if not presenter():
     st.markdown("Each width is trained twice from the same initialization: the **network** and "
                 "its **linearization** $f^{lin}_t(x) = f_0(x) + J_0(x)(\\theta_t-\\theta_0)$. "
                 "Plain GD on the linearized model has a closed form with the empirical kernel; "
@@ -40,8 +26,8 @@ st.latex(r"f^{lin}_t(x) = f_0(x) - \Theta(x,\mathcal X)\,\Theta^{-1}"
 if not cfg["widths"]:
     st.error("Select at least one width in the sidebar.")
     st.stop()
-cfg = ui.compute_args("training", cfg)
-d = ui.compute("training_data", cfg, "Training networks and their linearizations")
+cfg = S.record.compute_args(cfg)
+d = compute("training_data", cfg, "Training networks and their linearizations")
 if d is None:
     st.stop()
 st.caption(f"η = {d['learning_rate']:.4g} (stable limit at infinite width "
@@ -66,23 +52,23 @@ for c, w in zip(cols, ok):
 
 focus = st.radio("Animate width", ok, horizontal=True, key="training_focus")
 frame = None
-if ui.presenter():
+if presenter():
     frame = st.slider("Step-through (frame)", 0, len(d["steps"]) - 1, len(d["steps"]) - 1,
                       key="training_frame")
 fk = dict(width=int(focus)) if frame is None else dict(width=int(focus), frame=int(frame))
-ui.show_figure(d, "animation", data_fn="training_data", cfg=cfg,
+show_figure(d, "animation", data_fn="training_data", cfg=cfg,
                fig_fn="training_animation", fig_kwargs=fk,
-               build_kwargs=dict(step_buttons=ui.presenter()),
+               build_kwargs=dict(step_buttons=presenter()),
                notice="Press play: the network (solid) and its linearization (dotted) move together "
                       "toward the data; the red dash-dot closed form sits on the linearization.")
 c1, c2 = st.columns(2)
 with c1:
-    ui.show_figure(d, "gap", data_fn="training_data", cfg=cfg, fig_fn="gap_figure",
+    show_figure(d, "gap", data_fn="training_data", cfg=cfg, fig_fn="gap_figure",
                    notice="Wider networks (lighter colours) stay closer to their linearization.")
 with c2:
-    ui.show_figure(d, "final", data_fn="training_data", cfg=cfg,
+    show_figure(d, "final", data_fn="training_data", cfg=cfg,
                    fig_fn="final_predictions_figure",
                    notice="Every width fits the training points; wide nets agree with the "
                           "infinite-width mean between them.")
-ui.show_figure(d, "loss", data_fn="training_data", cfg=cfg, fig_fn="loss_figure",
+show_figure(d, "loss", data_fn="training_data", cfg=cfg, fig_fn="loss_figure",
                notice="Linearized and actual losses coincide for wide nets.")

@@ -128,7 +128,7 @@ def test_fast_flag_picks_small_sizes(monkeypatch):
         seen["widths"], seen["seeds"] = list(widths), list(seeds)
         raise RuntimeError("stop")
 
-    monkeypatch.setattr(presets, "width_sweep", fake_sweep)
+    monkeypatch.setattr(ntk.analysis.sweeps, "width_sweep", fake_sweep)
     with pytest.raises(RuntimeError, match="stop"):
         presets.lee2019(fast=True)
     assert max(seen["widths"]) <= 256 and len(seen["seeds"]) == 2

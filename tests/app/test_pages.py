@@ -95,12 +95,12 @@ def test_kernel_widgets_and_url_round_trip():
 
 def test_charts_fall_back_to_st_plotly_chart(monkeypatch):
     """Without Streamlit's plotly chunk the same figures are drawn by st.plotly_chart."""
-    import ntk.ui as ui
+    from ntk.app import chart
 
     q = {"width": "64", "n": "8"}
     drawn = charts(run_page("kernel", q))
     assert all(c.type != "plotly_chart" for c in chart_elements(run_page("kernel", q)))
-    monkeypatch.setattr(ui, "_plotly_chunk", lambda: None)
+    monkeypatch.setattr(chart, "plotly_chunk", lambda: None)
     at = run_page("kernel", q)
     assert_clean(at)
     assert [c.type for c in chart_elements(at)] == ["plotly_chart"] * 3
@@ -221,12 +221,13 @@ def _run_snippet(code):
 def test_snippet_reproduces_page_figure():
     """The export dialog's snippet for the page's configuration rebuilds the page's figure."""
     from ntk import export as E
-    from ntk import ui
+    from ntk.app import registry as R
 
     at = run_page("kernel", {"width": "64", "n": "8"})
     assert_clean(at)
     assert at.button(key="export_circle").label == "Export circle"
-    cfg = ui.compute_args("kernel", {**ui.defaults("kernel"), "width": 64, "n": 8})
+    rec = R.get("kernel")
+    cfg = rec.compute_args({**rec.default_config(), "width": 64, "n": 8})
     fig = _run_snippet(E.python_snippet("kernel_data", cfg, "circle_figure", None))
     page = charts(at)[2]
     assert len(fig["data"]) == len(page["data"])
@@ -238,11 +239,12 @@ def test_export_button_opens_dialog_with_downloads_and_snippet():
     from streamlit.testing.v1 import AppTest
 
     def script():
-        from ntk import ui
+        from ntk.app.cache import compute
+        from ntk.app.export_dialog import show_figure
 
         cfg = dict(width=16, n=6, circle_widths=[16], circle_seeds=1, n_gamma=9)
-        d = ui.compute("kernel_data", cfg)
-        ui.show_figure(d, "kernels", data_fn="kernel_data", cfg=cfg, fig_fn="kernel_heatmaps")
+        d = compute("kernel_data", cfg)
+        show_figure(d, "kernels", data_fn="kernel_data", cfg=cfg, fig_fn="kernel_heatmaps")
 
     at = AppTest.from_function(script, default_timeout=TIMEOUT)
     at.run()

@@ -4,25 +4,28 @@ import json
 import pytest
 from _apphelpers import assert_clean, charts, run_page
 
-from ntk import plots as P
-from ntk import ui
+from ntk import figures
+from ntk.analysis import views
+from ntk.app import cache, prewarm
+from ntk.app import registry as R
 
 
 @pytest.mark.parametrize("page", ["spectrum", "kernel"])
 def test_prewarmed_page_needs_no_computation(page, monkeypatch):
-    assert ui.prewarm([page]) == [page]
-    args = ui.compute_args(page, ui.defaults(page))
-    d = ui.cached_result(ui.DATA_FN[page], args)
-    expected = [json.loads(P.apply_theme(getattr(P, fn)(d, **kw)).to_json())
-                for fn, kw in ui.page_figures(page, d)]
+    assert prewarm.prewarm([page]) == [page]
+    rec = R.get(page)
+    args = rec.compute_args(rec.default_config())
+    d = cache.cached_result(rec.data_fn, args)
+    expected = [json.loads(figures.apply_theme(rec.figure(fn)(d, **kw)).to_json())
+                for fn, kw in rec.default_figures(d)]
 
     def fail(*a, **k):
         raise AssertionError("recomputed although prewarmed")
 
     # The page must take its result and its figures from the cache filled by prewarm().
-    monkeypatch.setattr(P, ui.DATA_FN[page], fail)
-    for fn, _ in ui.page_figures(page, d):
-        monkeypatch.setattr(P, fn, fail)
+    monkeypatch.setattr(views, rec.data_fn, fail)
+    for fn, _ in rec.default_figures(d):
+        monkeypatch.setattr(figures, fn, fail)
     at = run_page(page)
     assert_clean(at)
     got = charts(at)
@@ -32,9 +35,10 @@ def test_prewarmed_page_needs_no_computation(page, monkeypatch):
 
 
 def test_prewarm_status_off_in_tests():
-    status = ui.start_prewarm()
+    status = prewarm.start_prewarm()
     assert status["enabled"] is False and status["done"] == [] and not status["finished"]
-    assert status["pages"] == list(ui.PREWARM_ORDER)
+    assert status["pages"] == list(R.prewarm_pages())
+    assert status["pages"] == ["kernel", "convergence", "training", "lazy", "spectrum"]
 
 
 def test_prewarm_gives_way_to_a_visitor(monkeypatch):
@@ -43,15 +47,15 @@ def test_prewarm_gives_way_to_a_visitor(monkeypatch):
     import time
 
     calls = []
-    monkeypatch.setattr(ui, "cached_result", lambda fn, args: calls.append(fn) or {})
-    monkeypatch.setattr(ui, "page_figures", lambda page, d: [])
-    ui._visit(+1)
+    monkeypatch.setattr(cache, "cached_result", lambda fn, args: calls.append(fn) or {})
+    monkeypatch.setattr(R.get("spectrum"), "figures", lambda d: [])
+    cache.visit(+1)
     try:
-        t = threading.Thread(target=ui.prewarm, args=(["spectrum"],), daemon=True)
+        t = threading.Thread(target=prewarm.prewarm, args=(["spectrum"],), daemon=True)
         t.start()
         time.sleep(0.5)
         assert calls == [] and t.is_alive()
     finally:
-        ui._visit(-1)
+        cache.visit(-1)
     t.join(10)
     assert calls == ["spectrum_data"] and not t.is_alive()

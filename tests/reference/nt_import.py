@@ -3,8 +3,8 @@
 Runs only in the pinned reference environment ``.venv-ref`` (jax 0.4.25, numpy<2, scipy<1.14);
 see tests/reference/README.md.
 
-* ``ref`` is ``ntk/reference.py`` loaded *by path* as module ``ntk_reference``: the rest of the
-  ``ntk`` package needs current JAX and must not be imported here.
+* ``ref`` is ``tests/reference/nt_adapter.py`` (formerly ``ntk/reference.py``) loaded *by path* as
+  module ``ntk_reference``; it imports nothing of ``ntk``, which needs current JAX.
 * ``nt`` is ``neural_tangents``, imported through ``ref.import_neural_tangents()``, which first
   registers an inert stub for ``neural_tangents.experimental`` (the only NT module that needs
   TensorFlow/tf2jax; NT's ``__init__`` imports it unconditionally).  ``nt.stax``,
@@ -19,7 +19,7 @@ import importlib.util
 import pathlib
 import sys
 
-_REF_PATH = pathlib.Path(__file__).resolve().parents[2] / "ntk" / "reference.py"
+_REF_PATH = pathlib.Path(__file__).resolve().parent / "nt_adapter.py"
 
 
 def _load_reference():

@@ -1,10 +1,10 @@
 """Optional neural-tangents adapter, for the pinned reference environment only.
 
 This module maps our architecture descriptions and parameters onto neural-tangents (NT) 0.6.5
-objects.  It is *not* imported by ``ntk/__init__.py`` and imports neither ``ntk`` nor
-``neural_tangents`` at import time, so that
+objects.  It lives with the reference tests, outside the ``ntk`` package, and imports neither
+``ntk`` nor ``neural_tangents`` at import time, so that
 
-* ``import ntk`` in the main env (current JAX, no NT) never touches it, and
+* the library never ships or loads it, and
 * the reference env (``.venv-ref``: jax 0.4.25, NT 0.6.5, no TensorFlow) can load this single
   file by path (``tests/reference/nt_oracle.py`` does) without the rest of ``ntk``, which needs
   current JAX.

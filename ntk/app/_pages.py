@@ -1,0 +1,95 @@
+"""The app's pages, one record each (see `registry.PageRecord`)."""
+from __future__ import annotations
+
+from .registry import (ACTIVATIONS, APP_MEMORY_BUDGET, ARCHITECTURE, WIDTH_OPTIONS, PageRecord,
+                       choice, number, register, slider)
+
+_ARCH_NO_PARAM = tuple(w for w in ARCHITECTURE if w.name != "parameterization")
+_ARCH_DEFAULTS = dict(depth=2, activation="relu", alpha=0.1, W_std=1.5, b_std=0.05)
+TRAINING_STEPS = [50, 100, 200, 300, 500, 1000, 2000]
+
+
+def _training_figures(d) -> list:
+    ok = [int(w) for w in d["widths"] if not d["runs"][int(w)]["diverged"]]
+    if not ok:
+        return []
+    return [("training_animation", dict(width=ok[0], step_buttons=False)), ("gap_figure", {}),
+            ("final_predictions_figure", {}), ("loss_figure", {})]
+
+
+register(PageRecord(
+    "home", "Home", ":material/home:", "pages/home.py", data_fn="home_data", default=True,
+    defaults=dict(depths=[1, 2, 3, 4], activation="relu", W_std=1.5, b_std=0.05),
+    figures=lambda d: [("home_figure", {})], prewarm=False))
+
+register(PageRecord(
+    "kernel", "Kernel explorer", ":material/grid_on:", "pages/kernel.py", data_fn="kernel_data",
+    defaults=dict(width=512, seed=0, **_ARCH_DEFAULTS, parameterization="ntk", dataset="circle",
+                  n=32, circle_seeds=4),
+    widgets=(choice("width", "Width n", WIDTH_OPTIONS, kind="select_slider"),
+             number("seed", "Seed", 0, 10_000), *ARCHITECTURE,
+             choice("dataset", "Data", ["circle", "sine", "moons"],
+                    help="circle: equally spaced angles; sine: a 1-D grid; moons: 2-D points by class"),
+             number("n", "Number of points", 4, 2000,
+                    help="Large values with large widths exceed the memory budget (you will be told)."),
+             slider("circle_seeds", "Seeds per width (circle plot)", 1, 10)),
+    fixed_args=dict(circle_widths=[32, 256, 2048], memory_budget=APP_MEMORY_BUDGET),
+    figures=lambda d: [("infinite_heatmaps", {}), ("empirical_heatmaps", {}), ("circle_figure", {})]))
+
+register(PageRecord(
+    "convergence", "Width convergence", ":material/trending_down:", "pages/convergence.py",
+    data_fn="convergence_data",
+    defaults=dict(w_min=32, w_max=2048, n_widths=7, n_seeds=4, **_ARCH_DEFAULTS, dataset="circle",
+                  n=16),
+    widgets=(number("w_min", "Smallest width", 1, 16384), number("w_max", "Largest width", 1, 16384),
+             slider("n_widths", "Number of widths (log-spaced)", 2, 12),
+             slider("n_seeds", "Seeds per width", 1, 20), *_ARCH_NO_PARAM,
+             choice("dataset", "Data", ["circle", "sine", "moons"]),
+             number("n", "Number of points", 2, 500)),
+    figures=lambda d: [("convergence_figure", {})]))
+
+register(PageRecord(
+    "training", "Training dynamics", ":material/play_circle:", "pages/training.py",
+    data_fn="training_data",
+    defaults=dict(widths=[32, 512], depth=2, activation="erf", alpha=0.1, W_std=1.5, b_std=0.1,
+                  parameterization="ntk", dataset="sine", n_train=8, noise=0.05,
+                  optimizer_name="sgd", lr_fraction=0.5, steps=300, seed=0),
+    widgets=(choice("widths", "Widths", WIDTH_OPTIONS, kind="multiselect",
+                    help="Several widths at once: the network-vs-linearization gap shrinks as width grows."),
+             choice("dataset", "Data", ["sine", "circle", "moons", "spirals"],
+                    help="sine: 1-D regression; circle: sin(2γ) on the unit circle; moons/spirals: 2-D ±1"),
+             slider("n_train", "Training points", 2, 256), *ARCHITECTURE,
+             choice("optimizer_name", "Optimizer", ["sgd", "momentum", "adam"]),
+             slider("lr_fraction", "Learning rate (× η_max = 2N/λ_max(Θ∞); Adam: × 0.01)", 0.01, 5.0,
+                    step=0.01),
+             choice("steps", "Steps", TRAINING_STEPS, kind="select_slider"),
+             slider("noise", "Label noise", 0.0, 1.0, step=0.01), number("seed", "Seed", 0, 10_000)),
+    sort_lists=("widths",), figures=_training_figures))
+
+register(PageRecord(
+    "lazy", "Lazy regime", ":material/bedtime:", "pages/lazy.py", data_fn="lazy_data",
+    defaults=dict(w_min=32, w_max=1024, n_widths=4, n_seeds=2, **_ARCH_DEFAULTS, n_train=8,
+                  steps=100, lr_fraction=0.5, narrow=32, wide=1024),
+    widgets=(number("w_min", "Smallest width", 1, 8192), number("w_max", "Largest width", 1, 8192),
+             slider("n_widths", "Number of widths", 2, 10), slider("n_seeds", "Seeds per width", 1, 10),
+             *_ARCH_NO_PARAM, slider("n_train", "Training points (unit circle)", 2, 128),
+             number("steps", "Steps", 1, 5000),
+             slider("lr_fraction", "Learning rate (× η_max)", 0.01, 5.0, step=0.01),
+             choice("narrow", "Narrow width (drift plot)", WIDTH_OPTIONS, kind="select_slider"),
+             choice("wide", "Wide width (drift plot)", WIDTH_OPTIONS, kind="select_slider")),
+    figures=lambda d: [("lazy_scaling_figure", {}), ("kernel_drift_figure", {})]))
+
+register(PageRecord(
+    "spectrum", "Spectrum", ":material/equalizer:", "pages/spectrum.py", data_fn="spectrum_data",
+    defaults=dict(width=512, seed=0, **_ARCH_DEFAULTS, n_train=32, lr_fraction=0.5, steps=300,
+                  n_modes=6),
+    widgets=(choice("width", "Width n", WIDTH_OPTIONS, kind="select_slider"), *_ARCH_NO_PARAM,
+             slider("n_train", "Training points on the circle", 2, 512),
+             slider("lr_fraction", "Learning rate (× η_max = 2N/λ_max)", 0.01, 5.0, step=0.01),
+             number("steps", "Steps", 1, 5000), slider("n_modes", "Modes shown", 1, 8),
+             number("seed", "Seed", 0, 10_000)),
+    figures=lambda d: [("spectrum_figure", {})]))
+
+register(PageRecord("presets", "Presets", ":material/tune:", "pages/presets.py", prewarm=False))
+
+__all__ = ["ACTIVATIONS", "TRAINING_STEPS"]

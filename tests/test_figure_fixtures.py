@@ -1,0 +1,48 @@
+"""Every page's default view draws exactly the figures recorded before the re-layout (issue 14).
+
+The fixtures in tests/fixtures/figures/<page>.json.gz were written by the code *before* the
+library was split into ntk.analysis / ntk.figures / ntk.app (commit "fixtures"), on the pages'
+default configurations (fixed seeds), under the test suite's settings (x64 on). Re-record with
+NTK_RECORD_FIXTURES=1 only for a deliberate change of a view, and say why in the commit.
+"""
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "figures"
+RECORD = os.environ.get("NTK_RECORD_FIXTURES") == "1"
+PAGES = ["home", "kernel", "convergence", "training", "lazy", "spectrum"]
+
+
+def _page_figures(page):
+    """[(figure function name, figure JSON dict)] of a page's default view, computed afresh."""
+    from ntk.app import registry as R
+    from ntk.figures import apply_theme
+
+    rec = R.get(page)
+    args = rec.compute_args(rec.default_config())
+    d = rec.data_function()(**args)
+    return [(fn, json.loads(apply_theme(rec.figure(fn)(d, **kw)).to_json()))
+            for fn, kw in rec.default_figures(d)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_default_view_figures_unchanged(page):
+    got = _page_figures(page)
+    path = FIXTURES / f"{page}.json.gz"
+    if RECORD:
+        FIXTURES.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            json.dump([[fn, fig] for fn, fig in got], f, sort_keys=True)
+        pytest.skip(f"recorded {path.name}")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        want = json.load(f)
+    assert [fn for fn, _ in got] == [fn for fn, _ in want]
+    for (fn, g), (_, w) in zip(got, want):
+        assert g["data"] == w["data"], f"{page}: {fn} traces changed"
+        assert g["layout"] == w["layout"], f"{page}: {fn} layout changed"
+        assert g.get("frames") == w.get("frames"), f"{page}: {fn} frames changed"
