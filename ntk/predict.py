@@ -180,7 +180,8 @@ def _check_kernel_shape(k, name, lay: _Layout, m=None, n=None, what="train"):
         if shape == (n, n) and lay.rows == n:
             return
         if shape != expected:
-            raise ValueError(f"{name} has shape {shape}, but y_train of shape {lay.shape if not lay.squeeze else lay.shape[:1]}"
+            ys = lay.shape if not lay.squeeze else lay.shape[:1]
+            raise ValueError(f"{name} has shape {shape}, but y_train of shape {ys}"
                              f" with trace_axes needs {expected}.")
         return
     if len(shape) != 2 * len(lay.non_shape) or shape[1::2] != lay.non_shape or shape[2::2] != lay.non_shape[1:]:

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .theme import CATEGORICAL, INFINITE_COLOR, LABELS, layout, rgba, width_colors
+from .theme import CATEGORICAL, INFINITE_COLOR, layout, rgba, width_colors
 
 _GROUPS = dict(groupclick="toggleitem")  # a click on a legend entry toggles that trace only
 
@@ -96,7 +96,7 @@ def loglog_metrics(table, fits, metrics, ref_slope: float = -0.5) -> go.Figure:
     for i, m in enumerate(metrics):
         if m not in table:
             continue
-        color = CATEGORICAL[i % len(PALETTE)]
+        color = CATEGORICAL[i % len(CATEGORICAL)]
         y = np.asarray(table[m], dtype=float)
         f = fits.get(m, {})
         s = f.get("slope", float("nan"))
@@ -133,7 +133,7 @@ def linearization_dynamics(steps, f, f_lin, loss=None, loss_lin=None, labels=Non
                         row_heights=[0.65, 0.35][:rows] if rows == 2 else None,
                         subplot_titles=("outputs on test points", "training loss")[:rows])
     for j in range(f.shape[1]):
-        color = CATEGORICAL[j % len(PALETTE)]
+        color = CATEGORICAL[j % len(CATEGORICAL)]
         lab = labels[j] if labels is not None else f"test point {j}"
         fig.add_trace(go.Scatter(x=steps, y=f[:, j], mode="lines", name=f"{lab}: network",
                                  legendgroup=lab, line=dict(color=color, width=2)), row=1, col=1)
@@ -194,7 +194,7 @@ def loss_curves(steps, curves: dict, title="Test loss during training", ytitle="
     fig = go.Figure()
     for i, (lab, v) in enumerate(curves.items()):
         fig.add_trace(go.Scatter(x=np.asarray(steps), y=np.asarray(v), mode="lines", name=lab,
-                                 line=dict(color=CATEGORICAL[i % len(PALETTE)], width=2,
+                                 line=dict(color=CATEGORICAL[i % len(CATEGORICAL)], width=2,
                                            dash="dash" if "theory" in lab or "NTK" in lab
                                            else "solid")))
     fig.update_yaxes(type="log")

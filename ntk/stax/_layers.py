@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import activations as A
-from ._core import (Composite, Layer, _State, check_int, check_ints, check_padding,
+from ._core import (Composite, Layer, check_int, check_ints, check_padding,
                     check_parameterization, check_real, conv_cov, materialize, pads_for, pool_cov,
                     spatial_mean, spatial_trace)
 
