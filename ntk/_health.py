@@ -165,9 +165,10 @@ def warn_ill_conditioned(cond: Optional[float], name: str, dtype, what: str, sta
     if cond is None or cond * eps_of(dtype) <= 1e-3:
         return False
     c = "inf (singular)" if not np.isfinite(cond) else f"{cond:.3g}"
+    f64 = " or use float64" if np.dtype(dtype).itemsize < 8 else ""
     warnings.warn(f"{name} is ill-conditioned (condition number {c} in {np.dtype(dtype).name}): {what} is "
                   "sensitive to round-off (duplicated or nearly identical inputs with different targets?). "
-                  "Pass diag_reg > 0 (e.g. 1e-6) to regularize, or use float64.",
+                  f"Pass diag_reg > 0 (e.g. 1e-6) to regularize{f64}.",
                   IllConditionedWarning, stacklevel=stacklevel)
     return True
 

@@ -314,8 +314,8 @@ class _Solver:
             f"{tk.name} is singular or nearly so (condition number {c_s} in {np.dtype(tk.dtype).name}): the "
             f"t = infinity solve uses its pseudo-inverse, dropping {self.dropped} of {n} eigenvalue(s) at or "
             "below n eps lambda_max (those directions are never fit, as in gradient flow). Duplicated inputs "
-            "with different targets cannot be interpolated; pass diag_reg > 0 to regularize instead, or use "
-            "float64.", H.IllConditionedWarning, stacklevel=5)
+            "with different targets cannot be interpolated; pass diag_reg > 0 to regularize instead"
+            + (", or use float64." if np.dtype(tk.dtype).itemsize < 8 else "."), H.IllConditionedWarning, stacklevel=5)
 
     @staticmethod
     def _ok(c, n, eps):
