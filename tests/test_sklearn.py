@@ -189,7 +189,8 @@ def test_gpr_fits_w_std_b_std_by_marginal_likelihood(gp_data):
     assert (gpr.kernel_.W_std, gpr.kernel_.b_std) != (1.0, 0.5)
     # the fitted value is a stationary point: the analytic LML gradient is ~0 in the free directions
     lml, grad = gpr.log_marginal_likelihood(gpr.kernel_.theta, eval_gradient=True)
-    inside = (gpr.kernel_.theta > gpr.kernel_.bounds[:, 0] + 1e-3) & (gpr.kernel_.theta < gpr.kernel_.bounds[:, 1] - 1e-3)
+    theta, bounds = gpr.kernel_.theta, gpr.kernel_.bounds
+    inside = (theta > bounds[:, 0] + 1e-3) & (theta < bounds[:, 1] - 1e-3)
     assert np.all(np.abs(grad[inside]) < 1e-2), grad
 
 
