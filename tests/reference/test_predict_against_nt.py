@@ -1,7 +1,7 @@
 """ntk.predict against neural_tangents.predict 0.6.5, live (reference env .venv-ref).
 
-Pipeline, once per test session (shared by xdist workers through a lock file, as
-test_against_nt.py): ``predict_cases.py OUT`` (main env: inputs and our outputs) ->
+Pipeline, once per test session (tests/reference/pipelines.py, part "predict", started in the
+background at session start): ``predict_cases.py OUT`` (main env: inputs and our outputs) ->
 ``.venv-ref/bin/python predict_oracle.py`` (NT's outputs) -> one test per case comparing every
 output of every call under the "exact" tier (float64 algebra, relative error <= 1e-8; measured
 when written: <= 3e-14). Skips locally without .venv-ref, fails under CI=true.
@@ -9,52 +9,20 @@ when written: <= 3e-14). Skips locally without .venv-ref, fails under CI=true.
 from __future__ import annotations
 
 import json
-import os
-import sys
-import time
 
 import numpy as np
 import pytest
 
 import predict_cases as pc
-from test_against_nt import HERE, PIPELINE_TIMEOUT, REF_PY, TOLERANCES, _require_ref_env, _run, _shared_dir, rel_err
+from test_against_nt import TOLERANCES, _ready, rel_err
 
 pytestmark = pytest.mark.reference
 
 
-def _pipeline(d):
-    log = []
-    t0 = time.perf_counter()
-    _run([sys.executable, HERE / "predict_cases.py", d], log, PIPELINE_TIMEOUT)
-    left = PIPELINE_TIMEOUT - (time.perf_counter() - t0)
-    _run([REF_PY, HERE / "predict_oracle.py", d / "predict_cases.npz", d / "predict_nt.npz"], log,
-         max(left, 60))
-    (d / "predict_log.txt").write_text("\n".join(log))
-
-
 @pytest.fixture(scope="session")
 def predict_results(tmp_path_factory):
-    """(ours, nt, meta), computed once per session by whichever worker gets here first."""
-    _require_ref_env()
-    d = _shared_dir(tmp_path_factory)
-    done, failed, lock = d / "predict_done", d / "predict_failed", d / "predict_lock"
-    deadline = time.monotonic() + PIPELINE_TIMEOUT + 120
-    while not (done.exists() or failed.exists()):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for the predict reference pipeline in {d}")
-            time.sleep(1.0)
-            continue
-        os.close(fd)
-        try:
-            _pipeline(d)
-            done.touch()
-        except Exception as e:
-            failed.write_text(f"{type(e).__name__}: {e}")
-    if failed.exists():
-        pytest.fail("predict reference pipeline failed:\n" + failed.read_text(), pytrace=False)
+    """(ours, nt, meta), computed once per session (in the background from its start)."""
+    d = _ready("predict", tmp_path_factory)
     with np.load(d / "predict_ours.npz", allow_pickle=False) as z:
         ours = {k: z[k] for k in z.files}
     with np.load(d / "predict_nt.npz", allow_pickle=False) as z:
