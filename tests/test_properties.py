@@ -128,3 +128,28 @@ def test_public_names_exist():
     """The functions exercised above are the public ones."""
     assert ntk.gradient_descent_mse is predict.gradient_descent_mse
     assert ntk.fit_loglog_slope is sweeps.fit_loglog_slope
+
+
+@pytest.fixture(scope="module")
+def small_net():
+    import jax
+
+    net = ntk.mlp([32], 1, "erf", 1.5, 0.1)
+    return net, net.init(jax.random.PRNGKey(0), 2)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(arrays(np.float64, (4, 2), elements=entries), arrays(np.float64, (4, 1), elements=entries),
+       st.floats(0.01, 0.9), st.integers(0, 30), st.sampled_from(["sgd", "momentum", "adam"]))
+def test_train_below_the_stable_rate_is_finite(small_net, x, y, lr_frac, steps, optimizer):
+    """Any finite data, any learning rate below the stable limit: finite curves, no divergence."""
+    net, p0 = small_net
+    theta = np.asarray(ntk.empirical_ntk(net, p0, x))
+    assume(np.max(np.abs(theta)) > 1e-8)
+    lr = lr_frac * predict.max_learning_rate(theta, y.size)
+    if optimizer == "adam":
+        lr = min(lr, 1e-2)  # adam's step does not scale with the kernel
+    res = ntk.train(net, p0, x, y, learning_rate=lr, steps=steps, record_every=10, optimizer=optimizer,
+                    check_stability=False)
+    assert not res.diverged
+    _finite(res.loss_train, res.f_train, res.lin_f_train, res.weight_change)
