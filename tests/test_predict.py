@@ -284,3 +284,22 @@ def test_dynamics_compat_call_styles(prob):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ntk.gradient_descent_mse is ntk.predict.gradient_descent_mse
+
+
+def test_jittable_and_differentiable_in_t(prob):
+    """Inside jax.jit (traced kernels skip the host checks) the closed forms equal the eager ones,
+    and d f_t / dt is the flow's right-hand side."""
+    import jax
+    import jax.numpy as jnp
+
+    T, Ts, y = prob["K"].ntk, prob["Ks"].ntk, prob["y"]
+    eager = predict.gradient_descent_mse(T, y)(2.0, 0.0, 0.0, Ts)
+    jitted = jax.jit(lambda K, t: predict.gradient_descent_mse(K, y)(t, 0.0, 0.0, Ts))(T, 2.0)
+    assert_close(jitted[0], eager[0])
+    assert_close(jitted[1], eager[1])
+    gp = jax.jit(lambda K: predict.gp_inference(K, y)("nngp", Ts))(T)
+    assert_close(gp, predict.gp_inference(T, y)("nngp", Ts))
+    # df_train/dt = -(eta / N) Theta (f_t - y), eta = 1
+    dfdt = jax.jacfwd(lambda t: predict.gradient_descent_mse(T, y)(t, 0.0)[..., 0])(jnp.float64(2.0))
+    f2 = np.asarray(eager[0])
+    assert_close(dfdt, (-(T @ (f2 - y)) / y.size)[..., 0], rtol=1e-9)
