@@ -6,7 +6,7 @@ worker that reached a reference test, doing nothing; so the test session's first
 xdist controller, or the only process without xdist) starts them all in one background driver
 when the run includes tests/reference, and the fixtures only wait for their part:
 
-    python tests/reference/pipelines.py OUTDIR      # the driver: every part, in order
+    python tests/reference/pipelines.py OUTDIR [PART ...]    # the driver: parts in order (default all)
 
 Parts write ``OUTDIR/<part>.done`` or ``OUTDIR/<part>.failed`` (with the log); the fixtures find
 OUTDIR in the environment variable NTK_REFERENCE_DIR (inherited by the xdist workers). Without it
@@ -60,51 +60,72 @@ def run_part(d: pathlib.Path, part: str):
         (d / f"{part}.failed").write_text(f"{type(e).__name__}: {e}\n" + "\n".join(log))
 
 
-def wants_reference(config) -> bool:
-    """True when this pytest run collects tests/reference and may select its tests."""
+_FILES = {"test_against_nt.py": ("nt", "selfcheck"), "test_predict_against_nt.py": ("predict",)}
+
+
+def wanted_parts(config) -> tuple:
+    """The parts this pytest run needs: none unless it collects tests/reference (or a file in it)
+    with a marker expression that may select the reference tests."""
     expr = config.getoption("markexpr") or ""
     if not REF_PY.exists() or "not reference" in expr or (expr and "reference" not in expr
                                                           and not expr.startswith("not ")):
-        return False
+        return ()
     ref = HERE.resolve()
+    parts = set()
     for a in config.args or [str(ROOT / "tests")]:
-        p = pathlib.Path(str(a).split("::")[0])
-        p = (pathlib.Path(config.invocation_params.dir) / p).resolve()
-        if p == ref or ref in p.parents or p in ref.parents:
-            return True
-    return False
+        p = (pathlib.Path(config.invocation_params.dir) / str(a).split("::")[0]).resolve()
+        if p == ref or p in ref.parents:
+            parts.update(PARTS)
+        elif ref in p.parents:
+            parts.update(_FILES.get(p.name, ()))
+    if "not slow" in expr:
+        parts.discard("selfcheck")
+    return tuple(q for q in PARTS if q in parts)
 
 
 def start_in_background(config):
     """From the session's first process: start the driver once and export its folder."""
-    if hasattr(config, "workerinput") or os.environ.get(ENV) or not wants_reference(config):
+    parts = () if hasattr(config, "workerinput") or os.environ.get(ENV) else wanted_parts(config)
+    if not parts:
         return None
     d = pathlib.Path(tempfile.mkdtemp(prefix="ntk-reference-"))
+    (d / "parts.txt").write_text("\n".join(parts))
     os.environ[ENV] = str(d)
+    _STARTED.append(d)
     with open(d / "driver.log", "w") as log:
-        _DRIVER.append(subprocess.Popen([sys.executable, str(HERE / "pipelines.py"), str(d)], cwd=ROOT,
+        _DRIVER.append(subprocess.Popen([sys.executable, str(HERE / "pipelines.py"), str(d), *parts], cwd=ROOT,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
     return d
 
 
-_DRIVER = []
+_DRIVER, _STARTED = [], []
 
 
 def stop():
-    """At the session's end: stop a driver still running (tests deselected or interrupted)."""
+    """At the session's end: stop a driver still running (tests deselected or interrupted) and
+    remove its folder unless a part failed (then its logs stay for inspection)."""
+    import shutil
     import signal
 
     for proc in _DRIVER:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
     _DRIVER.clear()
+    for d in _STARTED:
+        if not list(d.glob("*.failed")):
+            shutil.rmtree(d, ignore_errors=True)
+    _STARTED.clear()
 
 
 def wait(part: str, fallback_dir: pathlib.Path, timeout: float = 3 * TIMEOUT) -> pathlib.Path:
     """The folder holding `part`'s outputs, once ready. Raises RuntimeError with the log if the part
     failed. Without a background driver the part runs here (one process per session, lock file)."""
     env = os.environ.get(ENV)
-    d = pathlib.Path(env) if env else fallback_dir
+    started = pathlib.Path(env) / "parts.txt" if env else None
+    if env and (not started.exists() or part not in started.read_text().split()):
+        env = None  # not started in the background: run it here
+    d = pathlib.Path(os.environ[ENV]) if os.environ.get(ENV) else fallback_dir
     done, failed = d / f"{part}.done", d / f"{part}.failed"
     deadline = time.monotonic() + timeout
     while not (done.exists() or failed.exists()):
@@ -126,9 +147,9 @@ def wait(part: str, fallback_dir: pathlib.Path, timeout: float = 3 * TIMEOUT) ->
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: pipelines.py OUTDIR")
+    if len(sys.argv) < 2 or any(a not in PARTS for a in sys.argv[2:]):
+        sys.exit(f"usage: pipelines.py OUTDIR [PART ...]   (parts: {' '.join(PARTS)}; default all)")
     out = pathlib.Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    for name in PARTS:
+    for name in sys.argv[2:] or PARTS:
         run_part(out, name)
