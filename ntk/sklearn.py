@@ -20,6 +20,7 @@ by the standard parameterization, whose infinite-width kernel scales with it.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import warnings
 
@@ -42,6 +43,12 @@ def _net(depth, activation, W_std, b_std, parameterization, width):
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise ValueError(f"depth must be a positive integer (number of hidden layers), got {depth!r}.")
     width = V.check_positive_int(width, "width")
+    W_std = V.check_positive_float(W_std, "W_std")
+    b_std = V.check_positive_float(b_std, "b_std", allow_zero=True)
+    for name, v, power in (("W_std", W_std, 2 * (int(depth) + 1)), ("b_std", b_std, 2)):
+        if v > 1 and power * math.log10(v) > 300:  # the kernel scales like v**power: beyond float64
+            raise ValueError(f"{name}={v:g} is too large: the kernel scales like {name}^{power} and would "
+                             f"overflow float64; use {name} <= {10 ** (300 / power):.3g}.")
     return mlp([width] * int(depth), 1, activation, W_std, b_std, parameterization)
 
 
