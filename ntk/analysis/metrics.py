@@ -31,13 +31,12 @@ def _rms(a):
 
 
 def _finite_leaves(tree, name):
-    """Host float64 copies of the leaves of `tree`; ValueError naming `name` for non-numeric,
-    empty or NaN/inf leaves."""
+    """The leaves of `tree` (unchanged, so the arithmetic keeps their dtype) after checking them:
+    ValueError naming `name` for empty or NaN/inf leaves, TypeError for non-numeric ones."""
     out = []
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-        where = name + jax.tree_util.keystr(path)
-        a = H.as_float_array(leaf, where, allow_empty=False)
-        out.append(np.asarray(a, np.float64))
+        H.as_float_array(leaf, name + jax.tree_util.keystr(path), allow_empty=False)
+        out.append(leaf)
     if not out:
         raise ValueError(f"{name} has no arrays.")
     return out
@@ -50,10 +49,11 @@ def relative_change(new, old) -> float:
         raise ValueError("relative_change: `new` and `old` must have the same structure.")
     ln, lo = _finite_leaves(new, "new"), _finite_leaves(old, "old")
     for i, (a, b) in enumerate(zip(ln, lo)):
-        if a.shape != b.shape:
-            raise ValueError(f"relative_change: leaf {i} of `new` has shape {a.shape} but `old` has {b.shape}.")
-    num = sum(float(np.sum(np.square(a - b))) for a, b in zip(ln, lo))
-    den = sum(float(np.sum(np.square(b))) for b in lo)
+        if np.shape(a) != np.shape(b):
+            raise ValueError(f"relative_change: leaf {i} of `new` has shape {np.shape(a)} but `old` has "
+                             f"{np.shape(b)}.")
+    num = sum(float(jnp.sum(jnp.square(jnp.asarray(a) - jnp.asarray(b)))) for a, b in zip(ln, lo))
+    den = sum(float(jnp.sum(jnp.square(jnp.asarray(b)))) for b in lo)
     return float(np.sqrt(num) / max(np.sqrt(den), TINY))
 
 
@@ -81,16 +81,15 @@ def kernel_error(net, params, x, k_inf=None) -> float:
         k_inf = _finite_leaves(k_inf, "k_inf")[0]
     th = empirical_ntk(net, params, x)
     H.check_finite((th, k_inf), "kernel_error", inputs={"x": x}, params=params)
-    den = float(jnp.linalg.norm(k_inf))
-    if den == 0:
+    if not np.any(np.asarray(k_inf)):
         raise ValueError("kernel_error: the infinite-width kernel k_inf is all zeros (W_std = 0?); the relative "
                          "error is undefined.")
-    return float(jnp.linalg.norm(th - k_inf) / den)
+    return float(jnp.linalg.norm(th - k_inf) / jnp.linalg.norm(k_inf))
 
 
 def lin_gap(f, f_lin) -> float:
     """RMS(f − f_lin) / RMS(f_lin) of the outputs at one time (any shape, e.g. (m, k))."""
-    (f,), (f_lin,) = _finite_leaves(f, "f"), _finite_leaves(f_lin, "f_lin")
+    f, f_lin = H.as_float_array(f, "f"), H.as_float_array(f_lin, "f_lin")
     if f.shape != f_lin.shape:
         raise ValueError(f"lin_gap: f {f.shape} and f_lin {f_lin.shape} must have the same shape.")
     return float(_rms(f - f_lin) / max(float(_rms(f_lin)), TINY))
@@ -99,7 +98,7 @@ def lin_gap(f, f_lin) -> float:
 def lin_gap_curve(f, f_lin) -> np.ndarray:
     """The gap over training: f, f_lin of shape (T, ...) (time first) -> (T,) with
     gap_t = RMS(f_t − f_t^lin) / RMS(f_T^lin); gap[-1] == lin_gap(f[-1], f_lin[-1])."""
-    (f,), (f_lin,) = _finite_leaves(f, "f"), _finite_leaves(f_lin, "f_lin")
+    f, f_lin = H.as_float_array(f, "f"), H.as_float_array(f_lin, "f_lin")
     if f.shape != f_lin.shape or f.ndim < 1:
         raise ValueError(f"lin_gap_curve: f {f.shape} and f_lin {f_lin.shape} must have the same "
                          "shape (time first).")
