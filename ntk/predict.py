@@ -336,26 +336,29 @@ class _Solver:
 
 
 def _nonzero_modes(evals):
-    """Eigenvalues above n eps lambda_max: the others are numerically zero, and their modes (which
-    gradient flow never moves) are left out of Theta^-1-like factors (a pseudo-inverse)."""
+    """Eigenvalues above n eps lambda_max. The others are numerically zero: at t = infinity their
+    modes (which gradient flow never moves) are left out of Theta^-1-like factors (a pseudo-inverse)."""
     return evals > evals.shape[0] * jnp.finfo(evals.dtype).eps * jnp.max(jnp.abs(evals))
 
 
 def _eig_fns(evals, t, lr, N, discrete):
     """g1 = (1 - eta lambda / N)^t - 1 (discrete) or exp(-eta lambda t / N) - 1 per mode, the train
-    factor, and g2 = g1 / lambda, the test factor. Numerically zero modes (lambda <= n eps lambda_max,
-    `_nonzero_modes`) do not move: both factors are 0 there (their test coupling Theta_* v is 0)."""
-    keep = _nonzero_modes(evals)
-    lam = jnp.where(keep, evals, 1.0)
+    factor, and g2 = g1 / lambda, the test factor (-eta t / N in the lambda -> 0 limit). Every mode
+    is kept: at finite t, g2 is well conditioned in lambda even where lambda is at round-off level."""
+    lam = jnp.maximum(evals, 0.0)
     tt = t[:, None]
     if discrete:
         a = lr * lam / N
-        # (1 - a)^t - 1 without cancellation for small a, the power itself for a >= 1
-        g1 = jnp.where(a < 1.0, jnp.expm1(tt * jnp.log1p(-jnp.where(a < 1.0, a, 0.0))), jnp.power(1.0 - a, tt) - 1.0)
+        # (1 - a)^t - 1 without the cancellation of 1 - a for small a (in float32 ~3x closer to exact
+        # GD than the plain power); the power itself for a >= 1
+        g1 = jnp.where(a < 1.0, jnp.expm1(tt * jnp.log1p(-jnp.where(a < 1.0, a, 0.0))),
+                       jnp.power(1.0 - a, tt) - 1.0)
+        small = a < 1e-10
     else:
         g1 = jnp.expm1(-lam * tt * lr / N)
-    g1 = jnp.where(keep, g1, 0.0)
-    return g1, g1 / lam
+        small = lam < 1e-30
+    g2 = jnp.where(small, -tt * lr / N, g1 / jnp.where(small, 1.0, lam))
+    return g1, g2
 
 
 @functools.partial(jax.jit, static_argnames=("discrete",))
@@ -622,8 +625,7 @@ def _legacy_y(y):
 def _ens_core(evals, evecs, ts, y, ktd, ktd_nngp, nngp_dd, nngp_tt, rate, g, with_test, with_cov):
     """Means (nt, M', T) and covariances (nt, M', M') (None) for times ts; rate = 1 / N."""
     lam0 = jnp.maximum(evals, 0.0)
-    keep = _nonzero_modes(evals)
-    lam = jnp.where(keep, evals, 1.0)
+    lam = jnp.maximum(evals, 1e-300 if evals.dtype == jnp.float64 else 1e-30)
 
     def one(tt):
         e1 = -jnp.expm1(-lam0 * tt * rate)
@@ -637,12 +639,12 @@ def _ens_core(evals, evecs, ts, y, ktd, ktd_nngp, nngp_dd, nngp_tt, rate, g, wit
                     E = (evecs * jnp.exp(-lam0 * tt * rate)) @ evecs.T
                     cov = E @ nngp_dd @ E.T
             return mean, cov
-        A = (evecs * jnp.where(keep, -jnp.expm1(-lam * tt * rate) / lam, 0.0)) @ evecs.T
+        A = (evecs * (-jnp.expm1(-lam * tt * rate) / lam)) @ evecs.T
         mean = ktd @ (A @ y)
         cov = None
         if with_cov:
             if g == "nngp":
-                A2 = (evecs * jnp.where(keep, -jnp.expm1(-2 * lam * tt * rate) / lam, 0.0)) @ evecs.T
+                A2 = (evecs * (-jnp.expm1(-2 * lam * tt * rate) / lam)) @ evecs.T
                 cov = nngp_tt - ktd @ A2 @ ktd.T
             else:
                 term1 = A @ ktd.T
@@ -823,10 +825,12 @@ def ensemble_mse(nngp_train_train, ntk_train_train, y_train, nngp_test_train, nt
 def _ensemble_core(T, K, Ts, Ks, Kss, y, ts, rate, get, with_cov):
     """Vectorized over times ts: (means (nt, m, k), covs (nt, m, m) or None); rate = lr / N."""
     evals, evecs = jnp.linalg.eigh(T)
-    keep = _nonzero_modes(evals)
-    lam = jnp.where(keep, evals, 1.0)
+    lam = jnp.maximum(evals, 1e-300 if evals.dtype == jnp.float64 else 1e-30)
+    nonzero = _nonzero_modes(evals)
 
     def one(tt):
+        # t = infinity: the pseudo-inverse (numerically zero modes never move); finite t: every mode
+        keep = nonzero | jnp.isfinite(tt)
         fac = jnp.where(keep, -jnp.expm1(-lam * tt * rate) / lam, 0.0)
         A = (evecs * fac) @ evecs.T
         mean = Ts @ A @ y
