@@ -1,6 +1,7 @@
 """The app's pages, one record each (see `registry.PageRecord`)."""
 from __future__ import annotations
 
+from ..analysis.architectures import ARCHITECTURES as ARCH_NAMES
 from .registry import (ACTIVATIONS, APP_MEMORY_BUDGET, ARCHITECTURE, WIDTH_OPTIONS, PageRecord,
                        choice, number, register, slider)
 
@@ -89,6 +90,34 @@ register(PageRecord(
              number("steps", "Steps", 1, 5000), slider("n_modes", "Modes shown", 1, 8),
              number("seed", "Seed", 0, 10_000)),
     figures=lambda d: [("spectrum_figure", {})]))
+
+register(PageRecord(
+    "architectures", "Architectures", ":material/account_tree:", "pages/architectures.py",
+    data_fn="architectures_data",
+    defaults=dict(architectures=["mlp", "cnn", "cnn_pool", "resnet"], n_train=100, n_test=100,
+                  max_shift=1, depth=2, activation="relu", alpha=0.1, W_std=1.5, b_std=0.05,
+                  widths=[16, 64, 256], n_seeds=4, seed=0),
+    widgets=(choice("architectures", "Architectures", list(ARCH_NAMES), kind="multiselect",
+                    help="MLP: fully connected; CNN: 3×3 convolutions, flatten readout; CNN + pool: "
+                         "global average pooling readout; ResNet: stride-2 stem, residual blocks, pooling"),
+             number("n_train", "Training digits", 10, 1000,
+                    help="Pooled kernels cost (8×8)² numbers per pair of digits: large values are "
+                         "refused with an estimate."),
+             number("n_test", "Test digits", 10, 1000),
+             slider("max_shift", "Random shift of every digit (pixels)", 0, 3,
+                    help="0: the original digits. Shifting tests translation invariance."),
+             slider("depth", "Depth (layers; residual blocks for the ResNet)", 1, 6),
+             choice("activation", "Activation", ACTIVATIONS),
+             slider("alpha", "Leaky ReLU α", 0.0, 1.0, step=0.05),
+             slider("W_std", "W_std (σ_w)", 0.1, 4.0, step=0.05),
+             slider("b_std", "b_std (σ_b)", 0.0, 2.0, step=0.05),
+             choice("widths", "Widths / channels (convergence plot)", [8, 16, 32, 64, 128, 256, 512, 1024],
+                    kind="multiselect"),
+             slider("n_seeds", "Seeds per width", 1, 8), number("seed", "Data seed", 0, 10_000)),
+    fixed_args=dict(n_conv=12, memory_budget=APP_MEMORY_BUDGET),
+    sort_lists=("widths",),
+    figures=lambda d: [("architecture_heatmaps", {}), ("architecture_accuracy", {}),
+                       ("architecture_spectra", {}), ("architecture_convergence", {})]))
 
 register(PageRecord("presets", "Presets", ":material/tune:", "pages/presets.py", prewarm=False))
 
