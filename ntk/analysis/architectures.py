@@ -331,6 +331,24 @@ def accuracy(pred, y) -> float:
     return float(np.mean(pred.argmax(1) == y.argmax(1)))
 
 
+def kernel_comparison(name: str, arch_kw: dict, x_train, y_train, x_test, y_test,
+                      progress: Optional[Callable] = None) -> dict:
+    """Infinite-width NNGP and NTK of architecture `name` on the training set (n, n), their
+    eigenvalues (descending) and the test accuracy of kernel regression at t = ∞ with each:
+    {"nngp", "ntk", "eig_nngp", "eig_ntk", "acc_nngp", "acc_ntk"}."""
+    n = len(x_train)
+    net = build(name, limit_width(arch_kw.get("parameterization", "ntk"), 1), **arch_kw)
+    k = infinite_kernels(net, np.concatenate([x_train, x_test]), x_train, block=max_block(name),
+                         progress=progress)
+    out = {}
+    for g in ("nngp", "ntk"):
+        ktr = 0.5 * (k[g][:n] + k[g][:n].T)
+        out[g] = ktr
+        out[f"eig_{g}"] = np.clip(np.linalg.eigvalsh(ktr)[::-1], 0, None)
+        out[f"acc_{g}"] = accuracy(kernel_regression(ktr, y_train, k[g][n:]), y_test)
+    return out
+
+
 def kernel_errors(net_of_width: Callable, widths, seeds, x, ntk_inf,
                   progress: Optional[Callable] = None) -> np.ndarray:
     """‖Θ_emp − Θ∞‖_F / ‖Θ∞‖_F for each width (W,) x seed (S,) -> (W, S); `net_of_width(w)`
@@ -350,6 +368,6 @@ def kernel_errors(net_of_width: Callable, widths, seeds, x, ntk_inf,
 
 
 __all__ = ["ARCHITECTURES", "FLOP_BUDGET", "FLOPS_PER_SECOND", "IMAGE_ARCHITECTURES", "POOLED", "accuracy", "build",
-           "check_architecture", "check_cost", "cost", "empirical_ntk", "flat_apply",
+           "check_architecture", "check_cost", "cost", "empirical_ntk", "flat_apply", "kernel_comparison",
            "infinite_kernels", "init_params", "kernel_errors", "kernel_regression",
            "limit_width", "max_block", "num_params"]

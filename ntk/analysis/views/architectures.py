@@ -7,9 +7,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from ..architectures import (ARCHITECTURES, FLOP_BUDGET, accuracy, build, check_architecture,
-                             check_cost, cost, infinite_kernels, kernel_errors, kernel_regression,
-                             limit_width, max_block, num_params)
+from ..architectures import (ARCHITECTURES, FLOP_BUDGET, build, check_architecture, check_cost, cost,
+                             kernel_comparison, kernel_errors, num_params)
 from ..progress import as_progress
 from ..sweeps import fit_loglog_slope
 
@@ -62,17 +61,7 @@ def _sorted_digits(n_train, n_test, seed, max_shift):
 
 def _one_architecture(a, arch_kw, x_train, y_train, x_test, y_test, conv_idx, ws, seeds, prog):
     """Kernels, spectra, accuracies and the convergence sweep of architecture `a`."""
-    n = len(x_train)
-    x_all = np.concatenate([x_train, x_test])
-    net_inf = build(a, limit_width("ntk", 1), **arch_kw)
-    k = infinite_kernels(net_inf, x_all, x_train, block=max_block(a))
-    res = dict(name=ARCHITECTURES[a])
-    for g in ("nngp", "ntk"):
-        ktr = 0.5 * (k[g][:n] + k[g][:n].T)
-        res[g] = ktr
-        res[f"eig_{g}"] = np.clip(np.linalg.eigvalsh(ktr)[::-1], 0, None)
-        pred = kernel_regression(ktr, y_train, k[g][n:])
-        res[f"acc_{g}"] = accuracy(pred, y_test)
+    res = dict(name=ARCHITECTURES[a], **kernel_comparison(a, arch_kw, x_train, y_train, x_test, y_test))
     prog(f"{a}: infinite-width kernels")
     ntk_conv = res["ntk"][np.ix_(conv_idx, conv_idx)]  # Θ∞ on the convergence digits
     err = kernel_errors(lambda w: build(a, w, **arch_kw), ws, seeds, x_train[conv_idx], ntk_conv,
