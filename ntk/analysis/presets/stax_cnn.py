@@ -49,8 +49,8 @@ def stax_cnn(fast: bool = False, n_train=None, n_test=None, shifts=(0, 1), depth
     from ...figures.architectures import architecture_accuracy, architecture_heatmaps
 
     t0 = time.time()
-    n_train = int(pick(n_train, 150, 40, fast))
-    n_test = int(pick(n_test, 250, 40, fast))
+    n_train = int(pick(n_train, 100, 40, fast))
+    n_test = int(pick(n_test, 200, 40, fast))
     shifts = tuple(int(s) for s in shifts)
     arch_kw = dict(depth=int(depth), activation="relu", W_std=float(W_std), b_std=float(b_std))
     tracker = Tracker(progress, len(ARCHS) * len(shifts))

@@ -224,7 +224,7 @@ def _stax_cnn(n, c) -> str:
                          f"(NNGP {_pct(n[f'acc_{a}_nngp_shift{s}'])})" for a in c["architectures"])
         parts.append(f"{where}: {accs}")
     return (
-        "Papers (CIFAR-10, deep CNNs, 50 000 training images): Novak et al. (2019) derived the "
+        "Original (CIFAR-10, deep CNNs, 50 000 training images): Novak et al. (2019) derived the "
         "NNGP of CNNs with and without pooling; without pooling it equals the kernel of a locally "
         "connected net (weight sharing plays no role at infinite width), and pooled CNN-GPs "
         "set the best results for GPs without trainable kernels at the time. Arora et al. (2019) "
