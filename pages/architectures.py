@@ -5,6 +5,7 @@ from ntk.analysis.views.architectures import architectures_summary
 from ntk.app.cache import compute
 from ntk.app.export_dialog import show_figure
 from ntk.app.state import PageState, presenter
+from ntk.figures.architectures import SHORT
 
 S = PageState.of("architectures")
 st.title("Architectures: MLP, CNN, ResNet")
@@ -41,9 +42,9 @@ st.info(architectures_summary(d))
 cols = st.columns(len(d["architectures"]))
 for c, a in zip(cols, d["architectures"]):
     r = d["per"][a]
-    c.metric(r["name"], f"{100 * r['acc_ntk']:.0f} % NTK", f"NNGP {100 * r['acc_nngp']:.0f} %",
-             delta_color="off", help=f"slope of the kernel error vs width {r['slope']:.2f} "
-                                     f"(95 % CI [{r['ci_low']:.2f}, {r['ci_high']:.2f}])")
+    c.metric(f"{SHORT[a]}: NTK · NNGP", f"{100 * r['acc_ntk']:.0f} % · {100 * r['acc_nngp']:.0f} %",
+             help=f"Test accuracy at t = ∞ with the NTK and with the NNGP. Slope of the kernel error "
+                  f"vs width {r['slope']:.2f} (95 % CI [{r['ci_low']:.2f}, {r['ci_high']:.2f}]).")
 show_figure(d, "arch_kernels", data_fn="architectures_data", cfg=args, fig_fn="architecture_heatmaps",
             notice="Blocks on the diagonal are digits of one class. The pooled kernels see "
                    "shifted copies of a digit as similar: sharper class blocks.")

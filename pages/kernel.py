@@ -33,7 +33,8 @@ if d is not None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("‖Θ − Θ∞‖/‖Θ∞‖", f"{d['rel_error']:.4f}")
     c2.metric("Parameters", f"{d['num_params']:,}")
-    c3.metric("Empirical NTK cost", f"{d['flops'] / 1e6:.1f} MFLOP")
+    c3.metric("Empirical NTK cost", f"{d['flops'] / 1e6:.1f} MFLOP" if d["flops"] < 1e10
+              else f"{d['flops'] / 1e9:.0f} GFLOP")
     c4.metric("Memory estimate", format_bytes(d["memory"]))
     if not presenter():
         st.caption(f"Method: **{d['method']}** (layer-wise closed form: "

@@ -178,7 +178,9 @@ def test_view_figures(view):
 
     heat = F.architecture_heatmaps(view)
     assert len(heat.data) == 3 and heat.data[0].z.shape == (12, 12)
-    np.testing.assert_allclose(np.diag(heat.data[2].z).mean(), 1.0)
+    k = view["per"]["cnn_pool"]["ntk"]
+    np.testing.assert_allclose(heat.data[2].customdata, k / np.sqrt(np.outer(np.diag(k), np.diag(k))))
+    assert heat.data[2].z.min() == 0 and heat.data[2].z.max() == 1
     acc = F.architecture_accuracy(view)
     assert [t.name for t in acc.data] == ["NTK", "NNGP"]
     np.testing.assert_allclose(acc.data[0].y, [100 * view["per"][a]["acc_ntk"] for a in view["architectures"]])

@@ -13,33 +13,41 @@ ARCH_COLORS = {"mlp": CATEGORICAL[7], "cnn": CATEGORICAL[0], "cnn_pool": CATEGOR
 SHORT = {"mlp": "MLP", "cnn": "CNN", "cnn_pool": "CNN + pool", "resnet": "ResNet"}
 
 
-def _normalized(k):
-    """K / mean(diag K): kernels of different architectures on one colour scale."""
-    return k / float(np.mean(np.diag(k)))
+def _similarity(k):
+    """(correlation K_ij / sqrt(K_ii K_jj), the same rescaled to [0, 1] per panel: lowest value
+    -> 0, 99th percentile of the off-diagonal -> 1), so each architecture's structure uses the
+    whole colour scale (pooled kernels are close to 1 everywhere)."""
+    d = np.sqrt(np.clip(np.diag(k), 1e-300, None))
+    c = k / np.outer(d, d)
+    off = c[~np.eye(len(c), dtype=bool)]
+    lo, hi = float(c.min()), float(np.percentile(off, 99)) if off.size else 1.0
+    return c, np.clip((c - lo) / max(hi - lo, 1e-12), 0, 1)
 
 
 def architecture_heatmaps(d: dict, kernel: str = "ntk") -> go.Figure:
     """The infinite-width kernel (`kernel` = "ntk" or "nngp") of each architecture on the
-    training digits sorted by class, divided by its mean diagonal (one shared colour scale)."""
+    training digits sorted by class, as correlations rescaled per panel (hover: the correlation)."""
     archs = d["architectures"]
     labels = np.asarray(d["labels"])
     fig = make_subplots(rows=1, cols=len(archs), horizontal_spacing=0.03,
                         subplot_titles=[SHORT[a] for a in archs])
-    ks = [_normalized(d["per"][a][kernel]) for a in archs]
-    lo = float(min(np.min(k) for k in ks))
     idx = np.arange(len(labels))
     edges = [int(i) for i in np.flatnonzero(np.diff(labels)) + 1]
     ticks = [(a + b - 1) / 2 for a, b in zip([0] + edges, edges + [len(labels)])]
-    for j, k in enumerate(ks):
-        fig.add_trace(go.Heatmap(z=k, x=idx, y=idx, zmin=lo, zmax=1.0, colorscale="Viridis",
-                                 showscale=j == len(ks) - 1,
-                                 colorbar=dict(thickness=10, title=dict(text="K / mean diag")),
-                                 hovertemplate="digit %{x} vs %{y}: %{z:.3f}<extra></extra>"),
+    for j, a in enumerate(archs):
+        corr, z = _similarity(np.asarray(d["per"][a][kernel]))
+        fig.add_trace(go.Heatmap(z=z, x=idx, y=idx, customdata=corr, zmin=0, zmax=1,
+                                 colorscale="Viridis", showscale=j == len(archs) - 1,
+                                 colorbar=dict(thickness=10, tickvals=[0, 1], ticktext=["least", "most"],
+                                               title=dict(text="similar<br>(per panel)")),
+                                 hovertemplate="digits %{x}, %{y}: correlation %{customdata:.3f}"
+                                               "<extra></extra>"),
                       row=1, col=j + 1)
     cls = [str(int(c)) for c in np.unique(labels)]
-    fig.update_xaxes(tickvals=ticks, ticktext=cls, title_text="training digit (by class)")
-    fig.update_yaxes(tickvals=ticks, ticktext=cls, autorange="reversed", scaleanchor=None)
-    fig.update_yaxes(title_text="training digit (by class)", col=1)
+    fig.update_xaxes(tickvals=ticks, ticktext=cls)
+    fig.update_yaxes(tickvals=ticks, ticktext=cls, autorange="reversed")
+    fig.update_xaxes(title_text="training digits, by class", col=1)
+    fig.update_yaxes(title_text="training digits, by class", col=1)
     name = "NTK Θ∞" if kernel == "ntk" else "NNGP K∞"
     return layout(fig, f"Infinite-width {name} on the same digits (sorted by class)", height=360)
 
@@ -58,7 +66,7 @@ def architecture_spectra(d: dict, kernel: str = "ntk") -> go.Figure:
     fig.update_xaxes(type="log", title_text="eigenvalue rank i")
     fig.update_yaxes(type="log", title_text="λᵢ / Σλ")
     name = "NTK" if kernel == "ntk" else "NNGP"
-    return layout(fig, f"Eigen-spectra of the {name} (fraction of the trace)")
+    return layout(fig, f"{name} eigenvalues (fraction of the trace)")
 
 
 def architecture_accuracy(d: dict) -> go.Figure:
@@ -70,13 +78,13 @@ def architecture_accuracy(d: dict) -> go.Figure:
         fig.add_trace(go.Bar(x=[SHORT[a] for a in archs], y=acc, name=g.upper(),
                              marker=dict(color=[ARCH_COLORS[a] for a in archs],
                                          pattern=dict(shape=pattern)),
-                             text=[f"{v:.0f} %" for v in acc], textposition="outside"))
-    fig.add_hline(y=10, line=dict(color=GUIDE_COLOR, dash="dot"),
-                  annotation_text="chance (10 classes)", annotation_position="bottom right")
-    fig.update_yaxes(range=[0, 109], title_text=f"test accuracy (%), {d['n_test']} digits")
-    fig.update_xaxes(title_text="architecture (solid: NTK, hatched: NNGP)")
-    return layout(fig, f"Kernel regression at t = ∞ from {d['n_train']} training digits",
-                  barmode="group", showlegend=False)
+                             text=[f"{v:.0f}" for v in acc], textposition="outside"))
+    fig.add_hline(y=10, line=dict(color=GUIDE_COLOR, dash="dot"))
+    fig.update_yaxes(range=[0, 112], title_text=f"% correct of {d['n_test']} test digits")
+    fig.update_xaxes(title_text="solid: NTK, hatched: NNGP, dotted: chance")
+    shift = int(d.get("max_shift", 0))
+    where = "original digits" if shift == 0 else f"shift ≤ {shift} px"
+    return layout(fig, f"Test accuracy at t = ∞ ({where})", barmode="group", showlegend=False)
 
 
 def architecture_convergence(d: dict) -> go.Figure:
