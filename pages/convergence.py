@@ -1,13 +1,16 @@
 """Width convergence: ‖Θ_emp − Θ∞‖/‖Θ∞‖ vs width on log-log axes."""
 import streamlit as st
 
+from ntk.app import arch
 from ntk.app.cache import compute
 from ntk.app.export_dialog import show_figure
 from ntk.app.state import PageState, presenter
 
 S = PageState.of("convergence")
+arch.reconcile(S, clamp={"w_max": 512})
 st.title("Width convergence")
 S.widgets("w_min", "w_max", "n_widths", "n_seeds")
+arch.widget(S)
 S.architecture()
 S.widgets("dataset", "n")
 cfg = S.sync()

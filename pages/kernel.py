@@ -2,15 +2,17 @@
 import streamlit as st
 
 from ntk._validate import format_bytes
-from ntk.app import registry
+from ntk.app import arch, registry
 from ntk.app.cache import compute
 from ntk.app.export_dialog import show_figure
 from ntk.app.state import PageState, presenter
 
 S = PageState.of("kernel")
+arch.reconcile(S, clamp={"width": 512})
 
 st.title("Kernel explorer")
 S.widgets("width", "seed")
+arch.widget(S)
 S.architecture()
 S.widgets("dataset", "n")
 if not presenter():
@@ -31,11 +33,13 @@ if d is not None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("‖Θ − Θ∞‖/‖Θ∞‖", f"{d['rel_error']:.4f}")
     c2.metric("Parameters", f"{d['num_params']:,}")
-    c3.metric("Empirical NTK cost", f"{d['flops'] / 1e6:.1f} MFLOP")
+    c3.metric("Empirical NTK cost", f"{d['flops'] / 1e6:.1f} MFLOP" if d["flops"] < 1e10
+              else f"{d['flops'] / 1e9:.0f} GFLOP")
     c4.metric("Memory estimate", format_bytes(d["memory"]))
     if not presenter():
-        st.caption(f"Method: **{d['method']}** (layer-wise closed form for dense nets: "
-                   "Θ = Σ_l (s_l² A_{l−1}A_{l−1}ᵀ + β_l²) ⊙ D_l D_lᵀ, no Jacobian stored); "
+        st.caption(f"Method: **{d['method']}** (layer-wise closed form: "
+                   "Θ = Σ_l (s_l² A_{l−1}A_{l−1}ᵀ + β_l²) ⊙ D_l D_lᵀ, no Jacobian stored; for "
+                   "convolutions A are the 3×3 patches and the sum runs over positions too); "
                    f"budget {format_bytes(registry.APP_MEMORY_BUDGET)} per kernel.")
     show_figure(d, "infinite_kernels", data_fn="kernel_data", cfg=args,
                    fig_fn="infinite_heatmaps",

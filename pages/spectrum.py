@@ -1,13 +1,16 @@
 """Spectrum: eigen-decomposition of the NTK, spectral bias and the stability limit."""
 import streamlit as st
 
+from ntk.app import arch
 from ntk.app.cache import compute
 from ntk.app.export_dialog import show_figure
 from ntk.app.state import PageState, presenter
 
 S = PageState.of("spectrum")
+arch.reconcile(S, clamp={"width": 32})
 st.title("Spectrum and spectral bias")
 S.widget("width")
+arch.widget(S)
 S.architecture()
 S.widgets("n_train", "lr_fraction", "steps", "n_modes")
 if not presenter():

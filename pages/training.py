@@ -1,13 +1,17 @@
 """Training dynamics: network vs its linearization vs closed forms, for several widths."""
 import streamlit as st
 
+from ntk.app import arch
 from ntk.app.cache import compute
 from ntk.app.export_dialog import show_figure
 from ntk.app.state import PageState, presenter
 
 S = PageState.of("training")
+arch.reconcile(S, clamp={"widths": 64})
 st.title("Training dynamics")
-S.widgets("widths", "dataset", "n_train")
+S.widgets("widths")
+arch.widget(S)
+S.widgets("dataset", "n_train")
 S.architecture()
 S.widgets("optimizer_name", "lr_fraction", "steps")
 if not presenter():

@@ -40,7 +40,7 @@ class Recorder:
 
 def test_registry():
     names = [p.name for p in presets.list_presets()]
-    assert names == ["jacot_fig1", "jacot_fig2", "lee2019", "nt_cookbook"]
+    assert names == ["jacot_fig1", "jacot_fig2", "lee2019", "nt_cookbook", "stax_cnn"]
     assert "Jacot" in repr(presets.list_presets()[0])
     with pytest.raises(ValueError, match="Unknown preset 'nope'.*jacot_fig1"):
         presets.run("nope")
@@ -119,6 +119,32 @@ def test_nt_cookbook():
     assert n["test_rmse_ntk"] < 0.5
     assert len(d["ens_loss"]) == len(d["theory_loss"]) == len(d["steps"])
     assert r.config["width"] == 512 and r.config["activation"] == "erf"
+
+
+def test_stax_cnn():
+    from ntk.analysis import architectures as A
+
+    rec = Recorder()
+    r = presets.stax_cnn(n_train=16, n_test=12, shifts=(0, 1), depth=1, progress=rec)
+    _check_result(r, "stax_cnn", 3)
+    n = r.numbers
+    assert rec.calls[-1][0] == rec.calls[-1][1] == 6
+    assert all(0 <= v <= 1 for k, v in n.items() if k.startswith("acc_"))
+    for s in (0, 1):
+        assert n[f"pool_gain_ntk_shift{s}"] == n[f"acc_cnn_pool_ntk_shift{s}"] - n[f"acc_mlp_ntk_shift{s}"]
+        assert f"{100 * n[f'acc_cnn_pool_ntk_shift{s}']:.1f} %" in r.caption
+    # The accuracy is the argmax of kernel regression with the kernel the preset stored.
+    d = ntk.data.digits_images(16, 12, seed=0, max_shift=1)
+    v = r.data["shift1"]
+    order = np.argsort(d.y_train.argmax(1), kind="stable")
+    net = A.build("cnn", 1, depth=1)
+    kst = np.asarray(net[2](d.x_test.astype(np.float64), d.x_train[order].astype(np.float64), "ntk"))
+    k = v["per"]["cnn"]["ntk"]
+    pred = kst @ np.linalg.solve(k + 1e-6 * np.trace(k) / len(k) * np.eye(len(k)), d.y_train[order])
+    top2 = np.sort(pred, 1)[:, -2:]
+    ties = int(np.sum(top2[:, 1] - top2[:, 0] < 1e-4))
+    assert abs(n["acc_cnn_ntk_shift1"] - np.mean(pred.argmax(1) == d.y_test.argmax(1))) <= ties / 12
+    assert r.config["architectures"] == ["mlp", "cnn", "cnn_pool"] and r.config["n_train"] == 16
 
 
 def test_fast_flag_picks_small_sizes(monkeypatch):

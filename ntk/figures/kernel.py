@@ -80,4 +80,4 @@ def circle_figure(d: dict) -> go.Figure:
                                      line=dict(color=width_color(w), width=3, dash="dash")))
     fig.update_xaxes(title_text=d.get("circle_axis", "angle γ"))
     fig.update_yaxes(title_text="Θ(x₀, x(γ))")
-    return layout(fig, "NTK along the unit circle, x₀ = (1, 0)")
+    return layout(fig, d.get("circle_title", "NTK along the unit circle, x₀ = (1, 0)"))

@@ -11,6 +11,8 @@ from .theme import INFINITE_COLOR, layout, width_color
 
 
 def _x1d(d):
+    if "coord_test" in d:  # data on a curve given by its coordinate (e.g. a circle of images)
+        return d["coord_test"], d["coord_train"], d["coord_label"]
     if d["kind"] == "circle":
         return np.arctan2(d["x_test"][:, 1], d["x_test"][:, 0]), np.arctan2(
             d["x_train"][:, 1], d["x_train"][:, 0]), "angle γ"

@@ -30,11 +30,13 @@ def _unstable_message(lr, lr_max, ev, N, res_message):
 def spectrum_data(width: int = 512, seed: int = 0, depth: int = 2, activation: str = "relu",
                   alpha: float = 0.1, W_std: float = 1.5, b_std: float = 0.05,
                   n_train: int = 32, lr_fraction: float = 0.5, steps: int = 300,
-                  n_modes: int = 6, progress: Optional[Callable] = None) -> dict:
+                  n_modes: int = 6, architecture: str = "mlp",
+                  progress: Optional[Callable] = None) -> dict:
     """Eigen-decomposition of Θ on `n_train` equally spaced points of the unit circle and
     mode-wise convergence of the residual under GD with η = lr_fraction × 2N/λ_max(Θ_emp).
 
     Target: y = sin(γ) + 0.5 sin(4γ) + 0.25 sin(8γ) (several frequencies = several modes).
+    `architecture` other than "mlp": the same on a circle of digit images (width = channels).
     """
     import jax
 
@@ -50,10 +52,19 @@ def spectrum_data(width: int = 512, seed: int = 0, depth: int = 2, activation: s
     x = data.circle_points(g).astype(np.float32)
     y = (np.sin(g) + 0.5 * np.sin(4 * g) + 0.25 * np.sin(8 * g))[:, None].astype(np.float32)
     arch = (depth, activation, alpha, W_std, b_std, "ntk")
-    net = make_net(width, *arch)
-    th_inf = np.asarray(infinite_kernel(infinite_net(*arch, width), x, get="ntk").ntk, np.float64)
-    params = net.init(jax.random.PRNGKey(int(seed)), 2, dtype=x.dtype)
-    th = np.asarray(empirical_ntk(net, params, x), np.float64)
+    if architecture == "mlp":
+        net = make_net(width, *arch)
+        th_inf = np.asarray(infinite_kernel(infinite_net(*arch, width), x, get="ntk").ntk, np.float64)
+        params = net.init(jax.random.PRNGKey(int(seed)), 2, dtype=x.dtype)
+        th = np.asarray(empirical_ntk(net, params, x), np.float64)
+    else:  # a circle of digit images (flattened for the training loop)
+        from . import _arch
+
+        _arch.check_cost(architecture, width, depth, n, n, steps)
+        x = data.image_circle(g).reshape(n, -1)
+        net, emp, limit, init = _arch.stax_model(architecture, width, *arch)
+        th_inf, params = np.asarray(limit(x)[1], np.float64), init(seed, n)
+        th = np.asarray(emp(params, x), np.float64)
     ev, U = np.linalg.eigh(th)
     ev, U = ev[::-1], U[:, ::-1]
     lr_max = max_learning_rate(th, y.size)
