@@ -35,7 +35,7 @@ if len(gone) == len(widths):
     st.error(f"**Training diverged at every width** (η = {cfg['lr_fraction']:.2f} × ηₘₐₓ, "
              f"η = {d['learning_rate']:.3g}): gradient descent is stable only below 1 × ηₘₐₓ = "
              f"2N/λₘₐₓ = {d['lr_max']:.3g}, so there is no weight or kernel change to measure. "
-             "Lower the learning rate below 1.")
+             "Lower the learning rate below 1 × ηₘₐₓ.")
     st.stop()
 if gone:
     st.warning(f"Training diverged at width(s) {', '.join(map(str, gone))} (η = "

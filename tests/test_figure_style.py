@@ -119,3 +119,10 @@ def test_width_colours_distinguishable_and_not_pale():
         assert np.linalg.norm(labs[i + 3] - labs[i]) > 25, widths[i]
     assert max(lab_[0] for lab_ in labs) <= 75
     assert np.linalg.norm(lab(theme.width_color(256)) - lab(theme.width_color(2048))) > 40
+
+
+def test_presenter_mode_keeps_bands_without_outline():
+    fig = go.Figure([go.Scatter(x=[0, 1, 1, 0], y=[0, 0, 1, 1], fill="toself", line=dict(width=0)),
+                     go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(width=2))])
+    theme.apply_theme(fig, presenter=True)
+    assert fig.data[0].line.width == 0 and fig.data[1].line.width >= 4

@@ -72,6 +72,13 @@ def _short(raw: str, n: int = 40) -> str:
     return repr(raw[:n] + "…" if len(raw) > n else raw)
 
 
+def _number(s: str) -> float:
+    try:
+        return float(s)
+    except ValueError:
+        raise ValueError(f"{_short(s.strip(), 20)} is not a number") from None
+
+
 def _decode(s: str, default):
     if isinstance(default, bool):
         if s.lower() in ("1", "true", "yes", "on"):
@@ -80,12 +87,14 @@ def _decode(s: str, default):
             return False
         raise ValueError("expected 1 or 0")
     if isinstance(default, int):
-        f = float(s)
+        f = _number(s)
         if not math.isfinite(f):
             raise ValueError(f"{s.strip()[:20]!r} is not a finite whole number")
-        return int(f) if f.is_integer() else int(s)
+        if not f.is_integer():
+            raise ValueError(f"{_short(s.strip(), 20)} is not a whole number")
+        return int(f)
     if isinstance(default, float):
-        f = float(s)
+        f = _number(s)
         if math.isinf(f):
             raise ValueError(f"{s.strip()[:20]!r} is not a finite number")
         return f

@@ -226,6 +226,8 @@ def apply_theme(fig: go.Figure, presenter: bool = False) -> go.Figure:
     fig.update_annotations(font_size=22)
     for tr in fig.data:
         if getattr(tr, "type", "") == "scatter":
+            if tr.fill not in (None, "none") or (tr.line is not None and tr.line.width == 0):
+                continue  # bands keep their invisible outline
             lw = tr.line.width if tr.line is not None and tr.line.width else 2
             tr.update(line_width=max(4, 2 * lw)) if "lines" in (tr.mode or "lines") else None
             if tr.mode and "markers" in tr.mode:
