@@ -22,7 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-PRESETS = ["jacot_fig1", "jacot_fig2", "lee2019", "nt_cookbook"]
 TARGET_S = 60.0
 
 _CHILD = r"""
@@ -81,11 +80,12 @@ def chunk_ratio() -> list:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true", help="also the full (paper) sizes: minutes")
-    ap.add_argument("--presets", default=",".join(PRESETS))
+    ap.add_argument("--presets", default="", help="comma-separated names (default: every preset)")
     args = ap.parse_args()
     from _results import machine_description, write_section
+    from ntk import presets
 
-    names = args.presets.split(",")
+    names = args.presets.split(",") if args.presets else [i.name for i in presets.list_presets()]
     sizes = [True, False] if args.full else [True]
     rows = []
     for fast in sizes:

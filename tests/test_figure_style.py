@@ -46,7 +46,7 @@ def test_page_default_figures_are_readable(page):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["jacot_fig1", "jacot_fig2", "lee2019", "nt_cookbook"])
+@pytest.mark.parametrize("name", [i.name for i in __import__("ntk").presets.list_presets()])
 def test_preset_figures_are_readable(name):
     from ntk import presets
 

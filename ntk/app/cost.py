@@ -255,8 +255,8 @@ def estimate(data_fn: str, cfg: Mapping, speed: Optional[Speed] = None) -> Optio
     """The estimated cost of `data_fn(**cfg)`, or None without a model (or if the model cannot
     read this configuration: the computation itself will then report what is wrong)."""
     model = MODELS.get(data_fn)
-    if model is None:
-        return None
+    if model is None or str(cfg.get("architecture", "mlp")) != "mlp":
+        return None  # the models count MLP work; other architectures check their own cost
     try:
         return model(cfg, speed or machine_speed())
     except (ValueError, TypeError, KeyError, ZeroDivisionError, OverflowError):
