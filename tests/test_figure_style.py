@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import pytest
 
 from _figstyle import _label_value, page_text_problems, style_problems
+from ntk.analysis.presets import list_presets
 from ntk.figures import theme
 
 
@@ -46,7 +47,7 @@ def test_page_default_figures_are_readable(page):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [i.name for i in __import__("ntk").presets.list_presets()])
+@pytest.mark.parametrize("name", [i.name for i in list_presets()])
 def test_preset_figures_are_readable(name):
     from ntk import presets
 
