@@ -17,13 +17,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import time
 from typing import Callable, Mapping, Optional
 
-#: Above this many estimated seconds the app asks before computing.
-CONFIRM_SECONDS = 20.0
-#: A new compiled program (a width, a shape) costs about this much on 2 cores.
-COMPILE_SECONDS = 0.8
+#: Above this many estimated seconds the app asks before computing (NTK_CONFIRM_SECONDS).
+CONFIRM_SECONDS = float(os.environ.get("NTK_CONFIRM_SECONDS", "20"))
+#: A page's compiled programs (a width, a shape) take this many times the compilation of the
+#: small reference program that `machine_speed` times (a jitted MLP gradient step).
+COMPILE_FACTOR = 1.5
 #: Overhead of one step of a compiled training loop (dispatch, loss, bookkeeping).
 STEP_OVERHEAD_S = 25e-6
 #: Parameter sets whose training working set fits in the caches run from cache bandwidth.
@@ -38,6 +40,7 @@ class Speed:
     flops: float  # float32 matrix-multiply FLOP/s
     bandwidth: float  # bytes/s of a streaming pass over a large array
     normals: float  # random normals sampled per second
+    compile: float = 0.5  # seconds to compile the reference program (an MLP gradient step)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +86,35 @@ def machine_speed() -> Speed:
     key = jax.random.PRNGKey(0)
     t_rng = _best(lambda: rng(key).block_until_ready())
     return Speed(flops=2 * 2 * 512**3 / t_mm, bandwidth=2 * big.nbytes / t_bw,
-                 normals=1024 * 1024 / t_rng)
+                 normals=1024 * 1024 / t_rng, compile=_compile_time())
+
+
+def _compile_time() -> float:
+    """Seconds to compile (and run once) a small training step: loss, gradient, update, in a
+    loop, for a 3-layer MLP, the kind of program the pages compile per width."""
+    import jax
+    import jax.numpy as jnp
+
+    def step(p, _):
+        def loss(p):
+            h = jnp.tanh(x @ p[0])
+            h = jnp.tanh(h @ p[1])
+            return jnp.mean((h @ p[2] - 1.0) ** 2)
+        g = jax.grad(loss)(p)
+        return [a - 0.1 * b for a, b in zip(p, g)], loss(p)
+
+    x = jnp.ones((8, 2), jnp.float32)
+    p = [jnp.ones((2, 64)) * 0.1, jnp.ones((64, 64)) * 0.01, jnp.ones((64, 1)) * 0.1]
+    # a fresh function each call, so the measurement always includes compilation
+    fn = jax.jit(lambda p: jax.lax.scan(step, p, None, length=3)[1])
+    t = time.perf_counter()
+    fn(p).block_until_ready()
+    return time.perf_counter() - t
+
+
+def compile_cost(n_programs: int, sp: Speed) -> "Cost":
+    """Compilation of `n_programs` new programs (first visit of a configuration)."""
+    return Cost(n_programs * COMPILE_FACTOR * sp.compile)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -122,7 +153,7 @@ def train_cost(net, in_dim, n, steps, sp: Speed, n_eval=0, records=1, optimizer=
     if optimizer == "adam":  # the linearization needs a JVP per step, and Adam keeps 2 moments
         per_step *= 2.2
     evals = records * 2 * (2 * m * (n + n_eval) / sp.flops + _stream(8.0 * p, sp))
-    return Cost(steps * per_step + evals + COMPILE_SECONDS, param_bytes=16.0 * p)
+    return Cost(steps * per_step + evals, param_bytes=16.0 * p)
 
 
 def empirical_cost(net, in_dim, n1, n2, sp: Speed) -> Cost:
@@ -159,12 +190,13 @@ def kernel_cost(cfg: Mapping, sp: Speed) -> Cost:
     depth, act = cfg.get("depth", 2), cfg.get("activation", "relu")
     n, width, d = int(cfg.get("n", 32)), int(cfg.get("width", 512)), 1 if cfg.get("dataset") == "sine" else 2
     net = _net(width, depth, act)
+    widths = cfg.get("circle_widths", (32, 256, 2048))
     main = _plus(infinite_cost(net, n, n, sp), init_cost(net, d, sp), empirical_cost(net, d, n, n, sp),
-                 Cost(COMPILE_SECONDS))
+                 compile_cost(4 + 2 * len(widths), sp))
     main = _with(main, f"the empirical NTK of {n} points at width {width}",
                  "the number of points or the width")
     circle = Cost(0.0)
-    for w in cfg.get("circle_widths", (32, 256, 2048)):
+    for w in widths:
         cn = _net(w, depth, act)
         s = int(cfg.get("circle_seeds", 4))
         circle = circle + init_cost(cn, 2, sp, s) + Cost(s * empirical_cost(cn, 2, 1, 91, sp).seconds)
@@ -181,7 +213,7 @@ def convergence_cost(cfg: Mapping, sp: Speed) -> Cost:
     for w in widths:
         net = _net(w, depth, cfg.get("activation", "relu"))
         one = init_cost(net, d, sp) + empirical_cost(net, d, n, n, sp)
-        total = total + Cost(s * one.seconds + COMPILE_SECONDS, one.kernel_bytes, one.param_bytes)
+        total = total + Cost(s * one.seconds, one.kernel_bytes, one.param_bytes) + compile_cost(2, sp)
     return _with(total, f"{len(widths)} widths × {s} seeds up to width {widths[-1]}",
                  "the largest width, the number of seeds or of points")
 
@@ -198,7 +230,8 @@ def training_cost(cfg: Mapping, sp: Speed) -> Cost:
         net = _net(w, cfg.get("depth", 2), cfg.get("activation", "erf"))
         total = total + init_cost(net, d, sp) + train_cost(
             net, d, n, steps, sp, n_eval, records=21, optimizer=cfg.get("optimizer_name", "sgd")) \
-            + empirical_cost(net, d, n + n_eval, n + n_eval, sp)
+            + empirical_cost(net, d, n + n_eval, n + n_eval, sp) + compile_cost(5, sp)
+    total = total + compile_cost(2, sp)
     return _with(total, f"training {len(widths)} width(s) × {steps} steps"
                  + (f" (widest {max(widths)})" if widths else ""),
                  "the widths (fewer or narrower) or the steps")
@@ -215,11 +248,11 @@ def lazy_cost(cfg: Mapping, sp: Speed) -> Cost:
         net = _net(w, depth, act)
         one = init_cost(net, 2, sp) + train_cost(net, 2, n, steps, sp, 64, 2) \
             + Cost(3 * empirical_cost(net, 2, n, n, sp).seconds)
-        total = total + Cost(s * one.seconds, one.kernel_bytes, one.param_bytes)
+        total = total + Cost(s * one.seconds, one.kernel_bytes, one.param_bytes) + compile_cost(4, sp)
     for w in (cfg.get("narrow", 32), cfg.get("wide", 1024)):
         net = _net(w, depth, act)
         total = total + train_cost(net, 2, n, steps, sp, 64, 15) \
-            + Cost(15 * empirical_cost(net, 2, n, n, sp).seconds)
+            + Cost(15 * empirical_cost(net, 2, n, n, sp).seconds) + compile_cost(2, sp)
     return _with(total, f"training {len(widths)} widths × {s} seeds × {steps} steps "
                  f"(widest {widths[-1]})", "the largest width, the seeds or the steps")
 
@@ -230,14 +263,14 @@ def spectrum_cost(cfg: Mapping, sp: Speed) -> Cost:
     total = _plus(infinite_cost(net, n, n, sp), init_cost(net, 2, sp),
                   Cost(2 * empirical_cost(net, 2, n, n, sp).seconds,
                        empirical_cost(net, 2, n, n, sp).kernel_bytes),
-                  train_cost(net, 2, n, steps, sp, 0, 16),
+                  train_cost(net, 2, n, steps, sp, 0, 16), compile_cost(6, sp),
                   Cost(steps * n * n * 8 / sp.flops + 2 * n**3 * 10 / sp.flops))
     return _with(total, f"width {width} on {n} points × {steps} steps",
                  "the width, the number of training points or the steps")
 
 
 def home_cost(cfg: Mapping, sp: Speed) -> Cost:
-    return Cost(0.5 * len(cfg.get("depths", (1, 2, 3, 4))))
+    return compile_cost(len(cfg.get("depths", (1, 2, 3, 4))), sp)
 
 
 #: data function name -> cost model (cfg, Speed) -> Cost. Pages without one get no estimate.

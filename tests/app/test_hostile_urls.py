@@ -10,6 +10,7 @@ import pytest
 
 from _apphelpers import run_page
 from _figstyle import page_text_problems
+from ntk.app import cost as C
 from ntk.app import registry as R
 
 CASES = {
@@ -20,6 +21,12 @@ CASES = {
     "nan": "nan",
     "long": "9" * 5000,
 }
+
+
+@pytest.fixture(autouse=True)
+def ask_before_long_computations(monkeypatch):
+    """As in the app: clamped huge values (e.g. 5000 steps on 512 points) ask before computing."""
+    monkeypatch.setattr(C, "CONFIRM_SECONDS", 20.0)
 
 
 def _query(page: str, value: str) -> dict:
