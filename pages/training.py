@@ -64,7 +64,7 @@ show_figure(d, "animation", data_fn="training_data", cfg=cfg,
                fig_fn="training_animation", fig_kwargs=fk,
                build_kwargs=dict(step_buttons=presenter()),
                notice="Press play: the network (solid) and its linearization (dotted) move together "
-                      "toward the data; the red dash-dot closed form sits on the linearization.")
+                      "toward the data; the blue dash-dot closed form sits on the linearization.")
 c1, c2 = st.columns(2)
 with c1:
     show_figure(d, "gap", data_fn="training_data", cfg=cfg, fig_fn="gap_figure",

@@ -215,4 +215,4 @@ def gap_figure(d: dict) -> go.Figure:
                                  line=dict(color=width_color(w), width=2.5), marker=dict(size=5)))
     fig.update_xaxes(type="log", title_text="step")
     fig.update_yaxes(type="log", title_text="RMS(f − fₗᵢₙ) / RMS(fₗᵢₙ(T))")
-    return layout(fig, "Network vs linearization: the gap shrinks with width")
+    return layout(fig, "Gap: network vs linearization")
