@@ -8,6 +8,9 @@ import jax
 os.environ.setdefault("NTK_PREWARM", "0")
 # No on-disk results cache either (tests/app/test_results_cache.py tests it in a temp folder).
 os.environ.setdefault("NTK_RESULTS_CACHE", "0")
+# Pages compute without asking first however loaded the machine is (the estimate depends on the
+# machine's speed now); tests/app/test_app_edges.py sets the threshold back to test the question.
+os.environ.setdefault("NTK_CONFIRM_SECONDS", "1e9")
 import pytest
 
 jax.config.update("jax_enable_x64", True)

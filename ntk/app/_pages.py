@@ -68,7 +68,8 @@ register(PageRecord(
                          "circle of 8×8 digit images); moons/spirals: 2-D ±1"),
              slider("n_train", "Training points", 2, 256), ARCH_CHOICE, *ARCHITECTURE,
              choice("optimizer_name", "Optimizer", ["sgd", "momentum", "adam"]),
-             slider("lr_fraction", "Learning rate (× η_max = 2N/λ_max(Θ∞); Adam: × 0.01)", 0.01, 5.0,
+             slider("lr_fraction", "Learning rate (× $\\eta_{max} = 2N/\\lambda_{max}$ of Θ∞; Adam: × 0.01)",
+                    0.01, 5.0,
                     step=0.01),
              choice("steps", "Steps", TRAINING_STEPS, kind="select_slider"),
              slider("noise", "Label noise", 0.0, 1.0, step=0.01), number("seed", "Seed", 0, 10_000)),
@@ -82,7 +83,7 @@ register(PageRecord(
              slider("n_widths", "Number of widths", 2, 10), slider("n_seeds", "Seeds per width", 1, 10),
              *_ARCH_NO_PARAM, slider("n_train", "Training points (unit circle)", 2, 128),
              number("steps", "Steps", 1, 5000),
-             slider("lr_fraction", "Learning rate (× η_max)", 0.01, 5.0, step=0.01),
+             slider("lr_fraction", "Learning rate (× $\\eta_{max}$)", 0.01, 5.0, step=0.01),
              choice("narrow", "Narrow width (drift plot)", WIDTH_OPTIONS, kind="select_slider"),
              choice("wide", "Wide width (drift plot)", WIDTH_OPTIONS, kind="select_slider")),
     figures=lambda d: [("lazy_scaling_figure", {}), ("kernel_drift_figure", {})]))
@@ -94,7 +95,7 @@ register(PageRecord(
     widgets=(choice("width", "Width n", WIDTH_OPTIONS, kind="select_slider"), ARCH_CHOICE,
              *_ARCH_NO_PARAM,
              slider("n_train", "Training points on the circle", 2, 512),
-             slider("lr_fraction", "Learning rate (× η_max = 2N/λ_max)", 0.01, 5.0, step=0.01),
+             slider("lr_fraction", "Learning rate (× $\\eta_{max} = 2N/\\lambda_{max}$)", 0.01, 5.0, step=0.01),
              number("steps", "Steps", 1, 5000), slider("n_modes", "Modes shown", 1, 8),
              number("seed", "Seed", 0, 10_000)),
     figures=lambda d: [("spectrum_figure", {})]))

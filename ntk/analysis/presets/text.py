@@ -58,7 +58,7 @@ def jacot_fig1_labels(widths, t_final) -> dict:
         labels[f"final_loss_w{w}"] = f"n={w}: mean final training loss"
     lo, hi = widths[0], widths[-1]
     labels["dev_ratio"] = f"deviation at init, n={lo} over n={hi}"
-    labels["dev_ratio_theory"] = f"√({hi}/{lo}) expected from the n^(-1/2) fluctuations"
+    labels["dev_ratio_theory"] = f"√({hi}/{lo}) expected from fluctuations of size 1/√n"
     return labels
 
 
@@ -83,7 +83,7 @@ def lee2019_labels(metrics, widths, dyn_width, dyn_points) -> dict:
     for m in ("weight_change", "kernel_change"):
         for w in (widths[0], widths[-1]):
             labels[f"{m}_w{w}"] = f"n={w}: mean {LABELS[m]}"
-    labels["lin_gap_max"] = (f"n={dyn_width}: max over training of RMS(f − f_lin)/RMS(f_lin at the "
+    labels["lin_gap_max"] = (f"n={dyn_width}: max over training of RMS(f − fₗᵢₙ)/RMS(fₗᵢₙ at the "
                              f"end) on {dyn_points} test points")
     labels["final_loss"] = f"n={dyn_width}: final training loss of the network"
     labels["final_loss_lin"] = f"n={dyn_width}: final training loss of the linearized model"
@@ -124,6 +124,48 @@ NT_COOKBOOK_LABELS = {
 
 
 # --------------------------------------------------------------------------------------------
+# Short readable names of the numbers (metric cards and tables)
+# --------------------------------------------------------------------------------------------
+
+_SHORT = {
+    "dev_init": "deviation from Θ∞ at init", "dev_trained": "deviation from Θ∞ after training",
+    "change": "kernel change in training", "final_loss": "final training loss",
+    "median_rms": "median vs GP mean (RMS)", "quantile_rms": "10/90 % quantiles vs GP (RMS)",
+    "std_ratio": "spread of nets / spread of GP", "train_rmse": "training RMSE",
+    "weight_change": "weight change", "kernel_change": "kernel change",
+    "kernel_error": "kernel error at init", "lin_gap": "linearization gap",
+    "dev_ratio": "deviation ratio narrow / wide", "dev_ratio_theory": "expected ratio √(n₂/n₁)",
+    "gp_std_rms": "GP standard deviation (RMS)", "lin_gap_max": "largest linearization gap",
+    "final_loss_lin": "final loss, linearized model",
+    "mean_rms_ens_vs_ntk": "ensemble mean vs NTK mean (RMS)",
+    "std_rms_ens_vs_ntk": "ensemble spread vs NTK spread (RMS)",
+    "mean_rms_in_sigma": "ensemble mean vs NTK mean (in σ)",
+    "expected_mean_rms_sampling": "sampling error expected (σ/√E)",
+    "frac_inside_2sigma": "fraction inside NTK mean ± 2σ", "mean_rms_ntk_vs_nngp": "NTK mean vs NNGP mean (RMS)",
+    "mean_rms_ntk_t_vs_inf": "NTK mean at t vs at t = ∞ (RMS)",
+    "test_rmse_ensemble_mean": "test RMSE, ensemble mean", "test_rmse_ntk": "test RMSE, NTK posterior",
+    "test_rmse_nngp": "test RMSE, NNGP posterior", "final_test_loss_ens": "final test loss, ensemble",
+    "final_test_loss_theory": "final test loss, NTK theory", "max_stable_lr": "largest stable learning rate",
+}
+
+
+def short_name(key: str) -> str:
+    """A readable name for number `key` of a preset: 'dev_init_w100' -> 'deviation from Θ∞ at init
+    (n=100)', 'slope_kernel_change_ci_low' -> 'slope of kernel change: 95 % interval, low'."""
+    import re
+
+    m = re.fullmatch(r"slope_(.+?)(_ci_low|_ci_high)?", key)
+    if m:
+        base = f"slope of {_SHORT.get(m.group(1), m.group(1).replace('_', ' '))}"
+        return base + {"_ci_low": ": 95 % interval, low", "_ci_high": ": 95 % interval, high",
+                       None: ""}[m.group(2)]
+    m = re.fullmatch(r"(.+)_w(\d+)", key)
+    if m:
+        return f"{_SHORT.get(m.group(1), m.group(1).replace('_', ' '))} (n={m.group(2)})"
+    return _SHORT.get(key, key.replace("_", " "))
+
+
+# --------------------------------------------------------------------------------------------
 # Captions
 # --------------------------------------------------------------------------------------------
 
@@ -145,7 +187,7 @@ def _jacot_fig1(n, c) -> str:
         + "; kernel movement during training " + _per_width(n, "change", widths) + ".")
     if lo != hi:
         text += (f" The deviation shrinks by {n['dev_ratio']:.3g}x from n={lo} to "
-                 f"n={hi} (n^(-1/2) predicts {n['dev_ratio_theory']:.3g}x).")
+                 f"n={hi} (1/√n predicts {n['dev_ratio_theory']:.3g}x).")
     return text
 
 
@@ -169,7 +211,7 @@ def _jacot_fig2(n, c) -> str:
 def _lee2019(s, c) -> str:
     metrics = [k[6:] for k in s if k.startswith("slope_") and not k.endswith(("_ci_low", "_ci_high"))]
     verdict = " ".join(
-        f"{m}: {'consistent with' if s[f'slope_{m}_ci_low'] <= -0.5 <= s[f'slope_{m}_ci_high'] else 'not consistent with'} −1/2."  # noqa: E501
+        f"{_SHORT.get(m, m)}: {'consistent with' if s[f'slope_{m}_ci_low'] <= -0.5 <= s[f'slope_{m}_ci_high'] else 'not consistent with'} −1/2."  # noqa: E501
         for m in metrics if np.isfinite(s[f"slope_{m}_ci_low"]))
     return (
         "Original (Lee et al. 2019): in NTK parameterization the relative change of the weights "
@@ -179,12 +221,12 @@ def _lee2019(s, c) -> str:
         f"b_std={c['b_std']}, widths {c['widths']}, {len(c['seeds'])} seeds, {c['steps']} "
         f"full-batch GD steps (lr={c['learning_rate']:.3g}) on {c['n_train']} "
         "sklearn digits (0 vs 1), float32. Measured slopes (95 % CI): " + "; ".join(
-            f"{m} {s[f'slope_{m}']:.3f} [{s[f'slope_{m}_ci_low']:.3f}, {s[f'slope_{m}_ci_high']:.3f}]"
+            f"{_SHORT.get(m, m)} {s[f'slope_{m}']:.3f} [{s[f'slope_{m}_ci_low']:.3f}, {s[f'slope_{m}_ci_high']:.3f}]"
             for m in metrics)
         + ". " + verdict + " Expected from theory: the kernel error and kernel change scale like "
-        "n^(−1/2); the relative change of the whole parameter vector is dominated by the n×n "
+        "1/√n; the relative change of the whole parameter vector is dominated by the n×n "
         "hidden weight matrices (norm ∝ n, change O(1)), so for depth ≥ 2 it can fall faster "
-        "than n^(−1/2) (the −1/2 law is per input/readout layer). At n="
+        "than 1/√n (the −1/2 law is per input/readout layer). At n="
         f"{c['dyn_width']} the largest relative gap between the network and its linearization over "
         f"training is {s['lin_gap_max']:.3g} (final losses {s['final_loss']:.3g} vs "
         f"{s['final_loss_lin']:.3g}).")

@@ -27,7 +27,20 @@ def _drift(widths, arch, ds, lr, steps):
                     learning_rate=lr, steps=int(steps), record_steps=rsteps, track_kernel=True,
                     check_stability=False)
         yield w, dict(steps=res.steps, kernel_change=res.kernel_change,
-                      weight_change=res.weight_change, diverged=bool(res.diverged))
+                      weight_change=res.weight_change, loss_train=res.loss_train,
+                      diverged=bool(res.diverged), message=res.message,
+                      **_settling(res.steps, res.kernel_change, res.loss_train))
+
+
+def _settling(steps, kernel_change, loss):
+    """When the kernel stops moving: the first recorded step by which it has made 90 % of its
+    final change (`settle_step`), and the training loss then relative to the start
+    (`settle_loss_ratio`): the kernel moves while the residual is large."""
+    kc, loss = np.asarray(kernel_change, float), np.asarray(loss, float)
+    if len(kc) < 2 or not np.all(np.isfinite(kc)) or kc[-1] <= 0:
+        return dict(settle_step=None, settle_loss_ratio=float("nan"))
+    i = int(np.argmax(kc >= 0.9 * kc[-1]))
+    return dict(settle_step=int(steps[i]), settle_loss_ratio=float(loss[i] / loss[0]))
 
 
 def lazy_data(w_min: int = 32, w_max: int = 1024, n_widths: int = 4, n_seeds: int = 2,
@@ -67,5 +80,8 @@ def lazy_data(w_min: int = 32, w_max: int = 1024, n_widths: int = 4, n_seeds: in
     for j, (w, run) in enumerate(_drift((int(narrow), int(wide)), arch, ds, lr, steps)):
         out["drift"][w] = run
         prog(n_sweep + j + 1, n_sweep + 2, f"kernel drift, width {w}")
-    out["diverged"] = bool(np.any(t.get("diverged", np.zeros(1, bool))))
+    div = np.asarray(t.get("diverged", np.zeros(len(widths) * int(n_seeds), bool)), bool)
+    div = div.reshape(len(widths), int(n_seeds))
+    out["diverged"] = bool(np.any(div))
+    out["diverged_widths"] = [int(w) for w, dv in zip(widths, div) if np.all(dv)]
     return out
