@@ -46,7 +46,9 @@ def architecture_heatmaps(d: dict, kernel: str = "ntk") -> go.Figure:
     cls = [str(int(c)) for c in np.unique(labels)]
     fig.update_xaxes(tickvals=ticks, ticktext=cls)
     fig.update_yaxes(tickvals=ticks, ticktext=cls, autorange="reversed")
-    fig.update_xaxes(title_text="training digits, by class", col=1)
+    fig.update_xaxes(title_text="digit class")
+    fig.update_yaxes(title_text="training digits, by class", col=1)
+    fig.update_yaxes(title_text="digit class")  # panels 2.. (col 1 keeps the longer title)
     fig.update_yaxes(title_text="training digits, by class", col=1)
     name = "NTK Θ∞" if kernel == "ntk" else "NNGP K∞"
     return layout(fig, f"Infinite-width {name} on the same digits (sorted by class)", height=360)

@@ -8,12 +8,17 @@ from plotly.subplots import make_subplots
 from .theme import FIT_COLOR, GUIDE_COLOR, LABELS, SHORT_LABELS, layout, width_color
 
 
+def _fitted(fit) -> bool:
+    """A fit with a finite slope (no fit: slope None when diverged runs left < 2 widths)."""
+    return fit.get("slope") is not None and bool(np.isfinite(fit["slope"]))
+
+
 def lazy_scaling_figure(d: dict) -> go.Figure:
     """Three log-log panels (weight change, kernel change, lin gap) vs width with fitted slopes."""
     ms = ("weight_change", "kernel_change", "lin_gap")
     titles = [f"{SHORT_LABELS[m]}: slope {d['fits'][m]['slope']:.2f}<br>"
               f"95 % interval [{d['fits'][m]['ci_low']:.2f}, {d['fits'][m]['ci_high']:.2f}]"
-              if np.isfinite(d["fits"][m]["slope"]) else f"{SHORT_LABELS[m]}: no fit" for m in ms]
+              if _fitted(d["fits"][m]) else f"{SHORT_LABELS[m]}: no fit" for m in ms]
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.1)
     w = d["widths"]
     for c, m in enumerate(ms):
@@ -23,7 +28,7 @@ def lazy_scaling_figure(d: dict) -> go.Figure:
                                      marker=dict(color=width_color(wi), size=8), showlegend=c == 0,
                                      name=f"width {wi}", legendgroup=f"w{wi}"), row=1, col=c + 1)
         f = d["fits"][m]
-        if np.isfinite(f["slope"]):
+        if _fitted(f):
             ws = np.geomspace(w.min(), w.max(), 40)
             fig.add_trace(go.Scatter(x=ws, y=np.exp(f["intercept"]) * ws ** f["slope"], mode="lines",
                                      line=dict(color=FIT_COLOR, width=2.5), name="fit",

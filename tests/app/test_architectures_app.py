@@ -10,6 +10,8 @@ import math
 import numpy as np
 import pytest
 
+from ntk.app import registry
+
 from _apphelpers import as_array, assert_clean, charts, run_page
 
 SMALL_ARCH = {"n_train": "20", "n_test": "20", "widths": "4,8", "n_seeds": "1", "depth": "1"}
@@ -51,8 +53,9 @@ def test_architectures_page_bad_url_values_warn():
     assert not at.exception
     for name in bad:
         assert any(f"URL parameter {name}=" in w.value for w in at.warning), name
-    assert len(charts(at)) == 4  # the defaults of the bad values, the rest from the URL
-    assert at.slider(key="architectures__max_shift").value == 1
+    assert len(charts(at)) == 4  # bad values clamped to their bounds or set to defaults
+    hi = registry.get("architectures").widget("max_shift").bounds[1]
+    assert at.slider(key="architectures__max_shift").value == hi  # 99 is clamped to the bound
 
 
 def test_architectures_page_refuses_costly_choices():

@@ -277,7 +277,7 @@ def _stax_cnn(n, c) -> str:
         f"Here, 8x8 sklearn digits, {c['n_train']} training and {c['n_test']} test digits, "
         f"depth-{c['depth']} ReLU nets, 3x3 SAME convolutions, W_std={c['W_std']}, "
         f"b_std={c['b_std']}, NTK parameterization, one-hot targets, class = argmax of "
-        "K(x, X) K(X, X)^-1 Y. Measured test accuracy of the NTK (NNGP): " + "; ".join(parts) + ". "
+        "K(x, X) K(X, X)⁻¹ Y. Measured test accuracy of the NTK (NNGP): " + "; ".join(parts) + ". "
         + " ".join(_stax_cnn_compare(n, s, c["n_test"]) for s in c["shifts"])
         + " Why: global average pooling compares every position with every other (for these "
         "kernels it equals full translation data augmentation, Li et al. 2019, Enhanced "
