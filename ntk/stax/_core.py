@@ -428,6 +428,18 @@ class Layer(tuple):
     def __repr__(self):
         return self._repr
 
+    @property
+    def init_fn(self):
+        return self[0]
+
+    @property
+    def apply_fn(self):
+        return self[1]
+
+    @property
+    def kernel_fn(self):
+        return self[2]
+
     def __hash__(self):
         return id(self)
 
@@ -745,8 +757,9 @@ def kernel_cost(record, n1, n2, diag, itemsize, get_ntk, rules):
 
 
 def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degree=None,
-                   memory_budget=V.DEFAULT_MEMORY_BUDGET, batch_size=None, progress=None):
-    """(nngp or None, ntk or None) of `layer` on x1, x2 (validated), optionally in blocks."""
+                   memory_budget=V.DEFAULT_MEMORY_BUDGET, batch_size=None, progress=None, devices=None):
+    """(nngp or None, ntk or None) of `layer` on x1, x2 (validated), optionally in exact blocks
+    spread over `devices` (default: all)."""
     from .._blocks import blocked_pairwise, to_jax
 
     x1 = check_x(x1, "x1")
@@ -778,7 +791,7 @@ def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degre
     order = tuple(g for g in GETS if g in names)
     fn = block_program(layer, order, diag, rules)
     symmetric = x2 is None and len(out) == 1
-    res = blocked_pairwise(fn, x1, x1 if x2 is None else x2, bs, progress, symmetric=symmetric)
+    res = blocked_pairwise(fn, x1, x1 if x2 is None else x2, bs, progress, devices=devices, symmetric=symmetric)
     vals = dict(zip(order, (to_jax(r) for r in res)))
     return vals.get("nngp"), vals.get("ntk")
 

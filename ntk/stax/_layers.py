@@ -401,6 +401,17 @@ def Dense(out_dim: int, W_std: float = 1.0, b_std: float | None = None, batch_ax
     return _Dense(out_dim, W_std, b_std, parameterization)
 
 
+def dense_layer(out_dim: int, W_std, b_std, parameterization: str) -> Layer:
+    """Dense without argument checks (for ntk.mlp, whose arguments are already validated):
+    W_std / b_std may be traced values, e.g. to differentiate kernels in the hyperparameters."""
+    d = _Dense.__new__(_Dense)
+    d.out_dim, d.W_std, d.b_std, d.parameterization = int(out_dim), W_std, b_std, parameterization
+    traced = any(isinstance(v, jax.core.Tracer) for v in (W_std, b_std))
+    d._named(f"Dense({d.out_dim}, W_std={'<traced>' if traced else _fmt(W_std)}, "
+             f"b_std={'<traced>' if traced else _fmt(b_std)}, parameterization={parameterization!r})")
+    return d
+
+
 def _dim_numbers(nsp):
     sp = "ABDEFGHJKLMPQRSTUVWXYZ"[:nsp]
     lhs = "N" + sp + "C"
