@@ -197,8 +197,8 @@ def _generic_batched(kernel_fn, x1, x2, args, kwargs, bs, devices, progress):
     x2_ = x1 if x2 is None else (x2 if hasattr(x2, "shape") else V.as_jax(x2))
     box = {}
 
-    def block(a, b, *rest):
-        out = kernel_fn(a, b, *rest, **kwargs)
+    def block(a, b):
+        out = kernel_fn(a, b, *args, **kwargs)
         leaves, tree = jax.tree_util.tree_flatten(out)
         box["tree"] = tree
         for leaf in leaves:
@@ -207,6 +207,6 @@ def _generic_batched(kernel_fn, x1, x2, args, kwargs, bs, devices, progress):
                                  f"outputs with the two batch axes first ({a.shape[0]}, {b.shape[0]}, ...).")
         return tuple(leaves)
 
-    res = blocked_pairwise(block, x1, x2_, bs, progress, devices=devices, args=tuple(args))
+    res = blocked_pairwise(block, x1, x2_, bs, progress, devices=devices)
     return jax.tree_util.tree_unflatten(box["tree"], [to_jax(r) for r in res])
 
