@@ -222,6 +222,72 @@ def test_monte_carlo_of_wide_conv_and_residual_nets(name):
 
 
 # ---------------------------------------------------------------------------------------------
+# the covariance maps of Conv and AvgPool against their definitions (numpy loops)
+
+def _naive_pads(L, k, st, padding):
+    if padding == "VALID":
+        return 0, 0, (L - k) // st + 1
+    out = -(-L // st)
+    tot = max((out - 1) * st + k - L, 0)
+    return tot // 2, tot - tot // 2, out
+
+
+def _naive_conv_cov(K, filt, strides, padding):
+    """out[.., a, a', b, b'] = 1/|F| sum_{o} Kp[.., a st + oh, a' st + oh, b st + ow, b' st + ow]."""
+    (kh, kw), (sh, sw) = filt, strides
+    lh, hh, oh_ = _naive_pads(K.shape[2], kh, sh, padding)
+    lw, hw, ow_ = _naive_pads(K.shape[4], kw, sw, padding)
+    Kp = np.pad(K, ((0, 0), (0, 0), (lh, hh), (lh, hh), (lw, hw), (lw, hw)),
+                mode="wrap" if padding == "CIRCULAR" else "constant")
+    out = np.zeros(K.shape[:2] + (oh_, oh_, ow_, ow_))
+    for a in range(oh_):
+        for a2 in range(oh_):
+            for b in range(ow_):
+                for b2 in range(ow_):
+                    out[:, :, a, a2, b, b2] = sum(Kp[:, :, a * sh + i, a2 * sh + i, b * sw + j, b2 * sw + j]
+                                                  for i in range(kh) for j in range(kw)) / (kh * kw)
+    return out
+
+
+def _naive_pool_cov(K, win, strides, padding, normalize_edges):
+    """Average pooling of each axis of every pair on its own (counts of real entries for SAME +
+    normalize_edges)."""
+    out = K
+    for d, (k, st) in enumerate(zip(win, strides)):
+        for ax in (2 + 2 * d, 3 + 2 * d):
+            L = out.shape[ax]
+            lo, hi, n_out = _naive_pads(L, k, st, padding)
+            widths = [(0, 0)] * out.ndim
+            widths[ax] = (lo, hi)
+            mode = "wrap" if padding == "CIRCULAR" else "constant"
+            p = np.pad(out, widths, mode=mode)
+            ones = np.pad(np.ones(L), (lo, hi), mode=mode if padding == "CIRCULAR" else "constant")
+            new = []
+            for a in range(n_out):
+                sl = [slice(None)] * out.ndim
+                sl[ax] = slice(a * st, a * st + k)
+                cnt = ones[a * st:a * st + k].sum() if (normalize_edges and padding == "SAME") else k
+                new.append(p[tuple(sl)].sum(axis=ax) / cnt)
+            out = np.stack(new, axis=ax)
+    return out
+
+
+@pytest.mark.parametrize("L", [5, 17], ids=["matrix", "windows"])  # L*L <= MATRIX_MAX vs above it
+def test_conv_and_pool_covariance_maps_match_their_definitions(L):
+    from ntk.stax._core import conv_cov, pool_cov
+
+    rng = np.random.default_rng(L)
+    K = rng.standard_normal((2, 2, L, L, 3, 3))
+    for filt, st in (((3, 2), (1, 1)), ((2, 3), (2, 1)), ((5, 1), (2, 3))):
+        for pad in ("VALID", "SAME", "CIRCULAR"):
+            assert_close(conv_cov(jnp.asarray(K), 2, False, filt, st, pad), _naive_conv_cov(K, filt, st, pad),
+                         rtol=1e-13, err_msg=f"conv {filt} {st} {pad}")
+            for ne in (False, True):
+                assert_close(pool_cov(jnp.asarray(K), 2, filt, st, pad, ne), _naive_pool_cov(K, filt, st, pad, ne),
+                             rtol=1e-13, err_msg=f"pool {filt} {st} {pad} normalize_edges={ne}")
+
+
+# ---------------------------------------------------------------------------------------------
 # kernel_fn conventions, blocks, memory, wiring into ntk
 
 @pytest.fixture(scope="module")

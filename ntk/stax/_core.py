@@ -296,12 +296,80 @@ def _window_sum(K, axes, k, s, out):
     return acc
 
 
+#: Pair maps on a spatial dimension of size L are applied as one matrix product (an (O*O, L*L)
+#: matrix acting on the flattened pair of axes) when L * L is at most this; larger sizes use
+#: padded window sums. The matrix form keeps XLA from fusing the shifted reads of one layer into
+#: the next ones (which kept every layer's terms alive and repeated their work).
+MATRIX_MAX = 256
+
+
+def _index(p, size, circular):
+    """Input index p (padded coordinates shifted back), wrapped or None outside [0, size)."""
+    if circular:
+        return p % size
+    return p if 0 <= p < size else None
+
+
+@functools.lru_cache(maxsize=256)
+def _conv_matrix(size, k, st, padding, pair):
+    """The patch-sum map of one spatial dimension as a matrix: pair=True (O*O, L*L) with
+    M[(a, b), (p, q)] = #{o: p = a*st + o - lo, q = b*st + o - lo}; pair=False (O, L)."""
+    lo, _, out = pads_for(size, k, st, padding)
+    circ = padding == "CIRCULAR"
+    if not pair:
+        M = np.zeros((out, size))
+        for a in range(out):
+            for o in range(k):
+                p = _index(a * st + o - lo, size, circ)
+                if p is not None:
+                    M[a, p] += 1.0
+        return M
+    M = np.zeros((out, out, size, size))
+    for o in range(k):
+        rows = [(a, _index(a * st + o - lo, size, circ)) for a in range(out)]
+        rows = [(a, p) for a, p in rows if p is not None]
+        for a, p in rows:
+            for b, q in rows:
+                M[a, b, p, q] += 1.0
+    return M.reshape(out * out, size * size)
+
+
+@functools.lru_cache(maxsize=256)
+def _pool_matrix(size, k, st, padding, normalize_edges):
+    """Average pooling of one axis as an (O, L) matrix (1/k per window entry, or 1/count with
+    SAME + normalize_edges; CIRCULAR wraps)."""
+    lo, _, out = pads_for(size, k, st, padding, "pooling window")
+    circ = padding == "CIRCULAR"
+    P = np.zeros((out, size))
+    for a in range(out):
+        idx = [_index(a * st + o - lo, size, circ) for o in range(k)]
+        idx = [p for p in idx if p is not None]
+        w = 1.0 / (len(idx) if (normalize_edges and padding == "SAME") else k)
+        for p in idx:
+            P[a, p] += w
+    return P
+
+
+def _apply_matrix(K, ax, M, npair):
+    """Contract the `npair` adjacent axes from `ax` (flattened) with M (out, in); same position."""
+    shp = K.shape
+    x = K.reshape(shp[:ax] + (-1,) + shp[ax + npair:])
+    y = jnp.tensordot(jnp.asarray(M, K.dtype), x, axes=([1], [ax]), precision=jax.lax.Precision.HIGHEST)
+    y = jnp.moveaxis(y, 0, ax)
+    out = int(round(M.shape[0] ** (1.0 / npair)))
+    return y.reshape(shp[:ax] + (out,) * npair + shp[ax + npair:])
+
+
 def conv_cov(K, nb, diag, filt, strides, padding):
     """Patch sum of a covariance: out[s, s'] = 1/|F| sum_{o in F} K[s*st + o, s'*st + o]
     (zero padding for SAME, periodic for CIRCULAR), separably over the spatial dimensions."""
     for i, (k, st) in enumerate(zip(filt, strides)):
         axes = (nb + i,) if diag else (nb + 2 * i, nb + 2 * i + 1)
-        lo, hi, out = pads_for(K.shape[axes[0]], k, st, padding)
+        size = K.shape[axes[0]]
+        if size * size <= MATRIX_MAX or diag:
+            K = _apply_matrix(K, axes[0], _conv_matrix(size, k, st, padding, not diag), len(axes))
+            continue
+        lo, hi, out = pads_for(size, k, st, padding)
         for ax in axes:
             K = _pad(K, ax, lo, hi, padding == "CIRCULAR")
         K = _window_sum(K, axes, k, st, out)
@@ -312,18 +380,14 @@ def pool_cov(K, nb, window, strides, padding, normalize_edges):
     """Average pooling of a full covariance: out[s, s'] = sum_{a, a'} K[s*st + a, s'*st + a'] /
     |window|^2 (each axis of a pair pooled on its own; SAME+normalize_edges divides by counts)."""
     for i, (k, st) in enumerate(zip(window, strides)):
-        for ax in (nb + 2 * i, nb + 2 * i + 1):
-            size = K.shape[ax]
-            lo, hi, out = pads_for(size, k, st, padding, "pooling window")
-            K = _pad(K, ax, lo, hi, padding == "CIRCULAR")
-            K = _window_sum(K, (ax,), k, st, out)
-            if normalize_edges and padding == "SAME":
-                cnt = _window_sum(np.pad(np.ones(size), (lo, hi)), (0,), k, st, out)
-                shape = [1] * K.ndim
-                shape[ax] = out
-                K = K / jnp.asarray(cnt.reshape(shape), K.dtype)
-            else:
-                K = K / float(k)
+        ax = nb + 2 * i
+        size = K.shape[ax]
+        P = _pool_matrix(size, k, st, padding, normalize_edges)
+        if size * size <= MATRIX_MAX:
+            K = _apply_matrix(K, ax, np.kron(P, P), 2)
+            continue
+        for a in (ax, ax + 1):
+            K = _apply_matrix(K, a, P, 1)
     return K
 
 
@@ -818,6 +882,10 @@ def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degre
         V.check_memory(mem, memory_budget, f"The infinite-width kernel of {n1}x{n2} points of {layer.name}",
                        f"Pass batch_size (e.g. batch_size={_round_bs(bs)}) to ntk.infinite_kernel or use "
                        "ntk.batch(kernel_fn, batch_size) to compute it in exact blocks.")
+        auto = _auto_block_size(mem, n1, n2, diag, x1, x2)
+        if auto is not None:
+            return compute_kernel(layer, x1, x2, names, diagonal_spatial, quadrature_degree, memory_budget,
+                                  auto, progress, devices)
         nngp, ntk = program(layer, get_ntk, diag, rules)(x1, x1 if x2 is None else x2)
         if x2 is None and not diag:  # exactly symmetric (sums over position pairs round in either order)
             nngp, ntk = _symmetrize(nngp), _symmetrize(ntk)
@@ -833,6 +901,32 @@ def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degre
     res = blocked_pairwise(fn, x1, x1 if x2 is None else x2, bs, progress, devices=devices, symmetric=symmetric)
     vals = dict(zip(order, (to_jax(r) for r in res)))
     return vals.get("nngp"), vals.get("ntk")
+
+
+#: Kernels with full spatial covariances estimated above this many bytes (None: 64 MiB on CPU,
+#: 1 GiB on accelerators) are computed in exact blocks of about this size even without
+#: batch_size: the peak memory stays near one block, the blocks' arrays stay in cache, and with
+#: x2=None only the blocks on and above the diagonal are computed (about half the work).
+AUTO_BLOCK_BYTES = None
+
+
+def _auto_block_bytes():
+    if AUTO_BLOCK_BYTES is not None:
+        return AUTO_BLOCK_BYTES
+    return 64 * 1024**2 if jax.default_backend() == "cpu" else 1024**3
+
+
+def _auto_block_size(mem, n1, n2, diag, x1, x2):
+    """A balanced block size for a large full-spatial kernel, or None (compute it in one piece)."""
+    limit = _auto_block_bytes()
+    if diag or mem <= limit or V.is_tracer(x1) or (x2 is not None and V.is_tracer(x2)):
+        return None
+    per_pair = mem / max(n1 * n2, 1)
+    bs = max(8, int(math.sqrt(limit / per_pair)))
+    if bs >= max(n1, n2):
+        return None
+    nb = -(-max(n1, n2) // bs)
+    return -(-max(n1, n2) // nb)
 
 
 @jax.jit
