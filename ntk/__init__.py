@@ -7,15 +7,20 @@
     theta = ntk.empirical_ntk(net, params, x1)
     f_lin = ntk.linearize(net.apply, params)
 
+    from ntk import stax                      # neural-tangents' layer language (conv, pooling, ...)
+    init_fn, apply_fn, kernel_fn = stax.serial(stax.Conv(32, (3, 3), padding="SAME"), stax.Relu(),
+                                               stax.GlobalAvgPool(), stax.Dense(1))
+    k = kernel_fn(x1, x2, ("nngp", "ntk"))     # x: (n, H, W, C); also ntk.infinite_kernel(layer, x1)
+
 `import ntk` does not enable x64, import streamlit or compile anything.
 """
-from . import activations, data, dynamics, empirical, experiments, infinite, linearize as _lin_mod, nets
+from . import activations, data, dynamics, empirical, experiments, infinite, linearize as _lin_mod, nets, stax
 from .activations import ACTIVATION_NAMES, Activation, get_activation
 from .dynamics import (TrainResult, ensemble_mse, gp_inference, gradient_descent_mse,
                        max_learning_rate, train)
 from .empirical import empirical_ntk, estimate_cost, ntk_fn
 from .experiments import SweepResult, fit_loglog_slope, kernel_error, width_sweep
-from .infinite import Kernel, infinite_kernel
+from .infinite import Kernel, batch, infinite_kernel
 from .linearize import linearize, taylor_expand
 from .nets import MLP, mlp
 
@@ -36,10 +41,10 @@ def __getattr__(name):
 
 __all__ = [
     "ACTIVATION_NAMES", "Activation", "Kernel", "MLP", "SweepResult", "TrainResult",
-    "activations", "data", "dynamics", "empirical", "empirical_ntk", "ensemble_mse",
+    "activations", "batch", "data", "dynamics", "empirical", "empirical_ntk", "ensemble_mse",
     "estimate_cost", "experiments", "fit_loglog_slope", "get_activation", "gp_inference",
     "gradient_descent_mse", "infinite", "infinite_kernel", "kernel_error", "linearize",
-    "max_learning_rate", "mlp", "nets", "ntk_fn", "taylor_expand", "train", "width_sweep",
+    "max_learning_rate", "mlp", "nets", "ntk_fn", "stax", "taylor_expand", "train", "width_sweep",
 ]
 del _lin_mod
 
