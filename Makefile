@@ -18,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 # After an install or a change of the ntk sources: compute the app's default views once into its
 # on-disk caches (about 20 s), so the server's first visits read them instead of computing.
 WARM := $(VENV)/.app-warm
-$(WARM): $(STAMP) $(wildcard ntk/*.py)
+$(WARM): $(STAMP) $(shell find ntk -name "*.py")
 	$(VPY) -m ntk warm-app || echo "(warm-up skipped: the app computes on the first visit)"
 	touch $@
 
