@@ -61,13 +61,11 @@ def test_generic_apply_fn_pytree_params():
     x1 = jax.random.normal(jax.random.PRNGKey(5), (6, 3))
     x2 = jax.random.normal(jax.random.PRNGKey(6), (3, 3))
     ref = jacrev_reference(apply_fn, p, x1, x2)
-    for method in ["jacobian", "ntvp", "auto"]:
+    for method in ["jacobian", "ntvp", "structured", "auto"]:
         assert_close(ntk.empirical_ntk(apply_fn, p, x1, x2, method=method, trace=False), ref,
                      rtol=1e-10, atol=1e-13)
         assert_close(ntk.empirical_ntk(apply_fn, p, x1, x2, method=method),
                      jnp.trace(ref, axis1=2, axis2=3) / 2, rtol=1e-10, atol=1e-13)
-    with pytest.raises(ValueError, match="structured"):
-        ntk.empirical_ntk(apply_fn, p, x1, method="structured")
 
 
 def test_batch_size_blocks_match_full():
