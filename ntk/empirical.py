@@ -126,7 +126,11 @@ _EST_CACHE = collections.OrderedDict()
 
 
 def _avals(tree):
-    return tuple((tuple(np.shape(a)), str(jnp.result_type(a))) for a in jax.tree_util.tree_leaves(tree))
+    out = []
+    for a in jax.tree_util.tree_leaves(tree):
+        dt = getattr(a, "dtype", None)
+        out.append((tuple(np.shape(a)), dt if dt is not None else jnp.result_type(a)))
+    return tuple(out)
 
 
 def _estimate(f, params, x1s, x2s, trace, method, vmap_axes, budget):
