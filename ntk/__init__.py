@@ -7,9 +7,14 @@
     theta = ntk.empirical_ntk(net, params, x1)
     f_lin = ntk.linearize(net.apply, params)
 
+    from ntk import stax                      # neural-tangents' layer language (conv, pooling, ...)
+    init_fn, apply_fn, kernel_fn = stax.serial(stax.Conv(32, (3, 3), padding="SAME"), stax.Relu(),
+                                               stax.GlobalAvgPool(), stax.Dense(1))
+    k = kernel_fn(x1, x2, ("nngp", "ntk"))     # x: (n, H, W, C); also ntk.infinite_kernel(layer, x1)
+
 `import ntk` does not enable x64, import streamlit or compile anything.
 """
-from . import activations, data, dynamics, empirical, experiments, infinite, linearize as _lin_mod, nets
+from . import activations, data, dynamics, empirical, experiments, infinite, linearize as _lin_mod, nets, stax
 from .activations import ACTIVATION_NAMES, Activation, get_activation
 from .dynamics import (TrainResult, ensemble_mse, gp_inference, gradient_descent_mse,
                        max_learning_rate, train)
@@ -17,7 +22,7 @@ from ._empirical_engine import (empirical_kernel_fn, empirical_nngp_fn, empirica
                                 monte_carlo_kernel_fn)
 from .empirical import CostEstimate, empirical_ntk, estimate_cost, ntk_fn
 from .experiments import SweepResult, fit_loglog_slope, kernel_error, width_sweep
-from .infinite import Kernel, infinite_kernel
+from .infinite import Kernel, batch, infinite_kernel
 from .linearize import linearize, taylor_expand
 from .nets import MLP, mlp
 
@@ -38,11 +43,11 @@ def __getattr__(name):
 
 __all__ = [
     "ACTIVATION_NAMES", "Activation", "CostEstimate", "Kernel", "MLP", "SweepResult", "TrainResult",
-    "activations", "data", "dynamics", "empirical", "empirical_kernel_fn", "empirical_nngp_fn",
+    "activations", "batch", "data", "dynamics", "empirical", "empirical_kernel_fn", "empirical_nngp_fn",
     "empirical_ntk", "empirical_ntk_fn", "ensemble_mse", "monte_carlo_kernel_fn",
     "estimate_cost", "experiments", "fit_loglog_slope", "get_activation", "gp_inference",
     "gradient_descent_mse", "infinite", "infinite_kernel", "kernel_error", "linearize",
-    "max_learning_rate", "mlp", "nets", "ntk_fn", "taylor_expand", "train", "width_sweep",
+    "max_learning_rate", "mlp", "nets", "ntk_fn", "stax", "taylor_expand", "train", "width_sweep",
 ]
 del _lin_mod
 

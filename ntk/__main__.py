@@ -5,6 +5,7 @@
     python -m ntk report --preset lee2019 --fast --out r.html
     python -m ntk report --preset nt_cookbook --param n_nets=20 --param steps=2000 --out r.html
     python -m ntk warm-app                                  fill the app's on-disk caches
+    python -m ntk warm-app --presets all                    ... and every paper preset (minutes)
 
 Exit codes: 0 success, 1 the computation failed (e.g. training diverged), 2 bad usage (unknown
 preset, unwritable output path, bad --param); errors are one line on stderr, never a traceback.
@@ -41,13 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a preset argument, e.g. --param seeds=3 --param widths=64,256")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-    sub.add_parser("warm-app", help="compute the app's default views into its on-disk caches "
-                                    "(results, compiled programs), so a new server's first visits "
-                                    "are answered from disk")
+    w = sub.add_parser("warm-app", help="compute the app's default views into its on-disk caches "
+                                        "(results, compiled programs), so a new server's first "
+                                        "visits are answered from disk")
+    w.add_argument("--presets", choices=("none", "fast", "all"), default="none",
+                   help="also the paper presets: fast sizes, or fast and full size (several "
+                        "minutes on 2 cores; then the Presets page opens them instantly)")
     return p
 
 
-def _cmd_warm_app() -> int:
+def _cmd_warm_app(presets: str = "none") -> int:
     import logging
     import time
 
@@ -63,7 +67,7 @@ def _cmd_warm_app() -> int:
     try:
         from .app import cache, prewarm
 
-        prewarm.warm_caches(progress=progress)
+        prewarm.warm_caches(progress=progress, presets=presets)
     except Exception as e:  # the app computes on the visit instead
         print(f"ntk: warm-up failed ({type(e).__name__}: {e}); the app computes on the visit",
               file=sys.stderr)
@@ -166,7 +170,7 @@ def main(argv=None) -> int:
         if args.command == "presets":
             return _cmd_presets()
         if args.command == "warm-app":
-            return _cmd_warm_app()
+            return _cmd_warm_app(args.presets)
         return _cmd_report(args)
     except _UsageError as e:
         print(f"ntk: error: {e}", file=sys.stderr)

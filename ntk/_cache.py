@@ -4,7 +4,7 @@ Two kinds of caches are cleared:
 
 * every module-level `functools.lru_cache` of a loaded `ntk.*` module (found by scanning the
   modules, so the caches of the kernel modules need no registration and a renamed or new one is
-  never forgotten; `tests/test_cache.py` checks the scan against a grep of `lru_cache`);
+  never forgotten; `tests/test_layout.py` checks the scan against a grep of `lru_cache`);
 * anything registered explicitly with `register(clear_fn)` (caches that are not module-level
   functions, e.g. the app's process-wide results store) or created with `cached(maxsize)`.
 

@@ -1,9 +1,9 @@
 """Numeric-health policy: one place that checks kernels, times and results, and says what went wrong.
 
 Every public closed form (`ntk.predict`) passes its inputs through `kernel_matrix` / `check_time`
-and its outputs through `check_finite`; the kernel and training modules can call
-`check_input_scale`, `check_params_finite` and `check_finite(..., inputs=..., params=...)` so a
-non-finite result is reported with its cause instead of returned silently:
+and its outputs through `check_finite`; kernel functions call `check_kernel_inputs` on entry and
+`check_kernel_output` on exit, training `check_params_finite` and `check_finite(..., inputs=...,
+params=...)`, so a non-finite result is reported with its cause instead of returned silently:
 
 * overflow of the inputs (squared norms beyond the dtype's range),
 * NaN/inf parameters,
@@ -165,9 +165,10 @@ def warn_ill_conditioned(cond: Optional[float], name: str, dtype, what: str, sta
     if cond is None or cond * eps_of(dtype) <= 1e-3:
         return False
     c = "inf (singular)" if not np.isfinite(cond) else f"{cond:.3g}"
+    f64 = " or use float64" if np.dtype(dtype).itemsize < 8 else ""
     warnings.warn(f"{name} is ill-conditioned (condition number {c} in {np.dtype(dtype).name}): {what} is "
                   "sensitive to round-off (duplicated or nearly identical inputs with different targets?). "
-                  "Pass diag_reg > 0 (e.g. 1e-6) to regularize, or use float64.",
+                  f"Pass diag_reg > 0 (e.g. 1e-6) to regularize{f64}.",
                   IllConditionedWarning, stacklevel=stacklevel)
     return True
 
@@ -283,6 +284,30 @@ def check_params_finite(params, name: str = "params"):
     if msg:
         raise ValueError(msg.replace("params", name, 1))
     return params
+
+
+def check_kernel_inputs(x1, x2=None):
+    """Entry check of a kernel function (`infinite_kernel`, `empirical_ntk`, stax `kernel_fn`):
+    ValueError naming x1 / x2 when their squared norms overflow the dtype (e.g. float32 inputs of
+    norm ~1e20, whose kernels would be all NaN). Returns (x1, x2)."""
+    check_input_scale(x1, "x1")
+    check_input_scale(x2, "x2")
+    return x1, x2
+
+
+def check_kernel_output(k, what: str, x1=None, x2=None, params=None):
+    """Exit check of a kernel function: returns `k` (an array or any pytree of arrays, e.g. a
+    `Kernel`) when finite, else raises `NonFiniteError` saying which input caused it (overflowing or
+    NaN x1 / x2, NaN params) -- the one call that keeps a NaN kernel from reaching the user:
+
+        return H.check_kernel_output(Kernel(K, T), "infinite_kernel", x1, x2)
+        return H.check_kernel_output(theta, "empirical_ntk", x1, x2, params=params)
+
+    Skipped for traced values (inside jax.jit)."""
+    inputs = {"x1": x1} if x2 is None else {"x1": x1, "x2": x2}
+    return check_finite(k, what, inputs=inputs, params=params,
+                        hints=["the kernel overflowed its dtype (large W_std or depth); use float64 or "
+                               "smaller W_std."])
 
 
 def is_real_number(v) -> bool:

@@ -153,3 +153,91 @@ def load(name: str, **kwargs) -> Dataset:
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
     return DATASETS[name](**kwargs)
+
+
+def _standardize_images(X):
+    """Each image to zero mean and unit variance over its pixels (blank images stay zero)."""
+    X = X - X.mean(axis=(1, 2, 3), keepdims=True)
+    sd = X.std(axis=(1, 2, 3), keepdims=True)
+    return X / np.where(sd > 0, sd, 1.0)
+
+
+def _shift_images(X, max_shift: int, rng):
+    """Translate each image (n, H, W, C) by a random (dy, dx) in [-max_shift, max_shift]^2,
+    filling with background (zero)."""
+    n, H, W, _ = X.shape
+    s = int(max_shift)
+    P = np.pad(X, ((0, 0), (s, s), (s, s), (0, 0)))
+    d = rng.integers(-s, s + 1, size=(n, 2))
+    return np.stack([P[i, s - dy:s - dy + H, s - dx:s - dx + W] for i, (dy, dx) in enumerate(d)])
+
+
+def digits_images(n_train: int = 100, n_test: int = 100, seed: int = 0,
+                  classes=tuple(range(10)), one_hot: bool = True, max_shift: int = 0,
+                  dtype=np.float32) -> Dataset:
+    """scikit-learn's bundled 8x8 digits (offline) as images: x of shape (n, 8, 8, 1), channels
+    last (the layout of `ntk.stax` convolutions; flatten to (n, 64) for an MLP).
+
+    Each image is standardized over its 64 pixels (zero mean, unit variance), so every input
+    has the same norm and the spatial structure is kept. `max_shift` > 0 first translates every
+    image (train and test) by a random offset of up to that many pixels in each direction (a
+    synthetic test of translation invariance). A random subset (explicit `seed`) of the
+    given `classes`; targets as in `digits`: one-hot centred to mean zero, shape (n, k) (or +-1 of
+    shape (n, 1) for two classes with one_hot=False). Labels are `y.argmax(1)` (position in
+    sorted `classes`).
+    """
+    from sklearn.datasets import load_digits
+
+    n_train = V.check_positive_int(n_train, "n_train")
+    n_test = V.check_positive_int(n_test, "n_test")
+    rng = _rng(seed)
+    classes = tuple(sorted({int(c) for c in classes}))
+    if len(classes) < 2 or any(c < 0 or c > 9 for c in classes):
+        raise ValueError(f"classes must be at least two digits out of 0..9, got {classes}.")
+    X, y = load_digits(return_X_y=True)
+    mask = np.isin(y, classes)
+    X, y = X[mask], y[mask]
+    if n_train + n_test > len(X):
+        raise ValueError(f"Only {len(X)} digits of classes {classes}; reduce n_train + n_test "
+                         f"(asked {n_train + n_test}).")
+    max_shift = V.check_int(max_shift, "max_shift", minimum=0)
+    if max_shift > 3:
+        raise ValueError(f"max_shift must be 0..3 pixels (the images are 8x8), got {max_shift}.")
+    perm = rng.permutation(len(X))[:n_train + n_test]
+    X = (X[perm] / 16.0).reshape(-1, 8, 8, 1)
+    if max_shift:
+        X = _shift_images(X, max_shift, rng)
+    X = _standardize_images(X)
+    idx = np.searchsorted(np.array(classes), y[perm])
+    if len(classes) == 2 and not one_hot:
+        Y = np.where(idx == 1, 1.0, -1.0)[:, None]
+    else:
+        Y = np.eye(len(classes))[idx] - 1.0 / len(classes)
+    return Dataset(X[:n_train].astype(dtype), Y[:n_train].astype(dtype),
+                   X[n_train:].astype(dtype), Y[n_train:].astype(dtype))
+
+
+def image_circle(gamma, pair=(0, 1), seed: int = 0, dtype=np.float32) -> np.ndarray:
+    """Images on a great circle through two digits: x(γ) = cos γ · u + sin γ · v, shape
+    (len(gamma), 8, 8, 1).
+
+    u is a standardized image of digit pair[0] (drawn with `seed`), v the standardized image of
+    digit pair[1] made orthogonal to u (Gram-Schmidt) and rescaled to the same norm (8, the norm
+    of every standardized 8x8 image), so x(0) is the first digit and every x(γ) has norm 8: the
+    image analogue of the unit circle of Jacot et al.'s Fig. 1.
+    """
+    from sklearn.datasets import load_digits
+
+    rng = _rng(seed)
+    a, b = (int(c) for c in pair)
+    if a == b or not (0 <= a <= 9 and 0 <= b <= 9):
+        raise ValueError(f"pair must be two different digits 0..9, got {pair}.")
+    X, y = load_digits(return_X_y=True)
+    u = X[rng.choice(np.flatnonzero(y == a))]
+    v = X[rng.choice(np.flatnonzero(y == b))]
+    u = _standardize_images(u.reshape(1, 8, 8, 1)).ravel()
+    v = _standardize_images(v.reshape(1, 8, 8, 1)).ravel()
+    v = v - (v @ u) / (u @ u) * u
+    v = v * np.linalg.norm(u) / np.linalg.norm(v)
+    g = np.asarray(gamma, dtype=np.float64).reshape(-1, 1)
+    return (np.cos(g) * u + np.sin(g) * v).reshape(-1, 8, 8, 1).astype(dtype)

@@ -1,21 +1,29 @@
-"""Taylor expansions of any apply_fn(params, x) around params0.
+"""Taylor expansions of any apply_fn(params, *args, **kwargs) around params0 (NT's surface).
 
-    f_lin(x; theta) = f(x; theta0) + J(x; theta0) (theta - theta0)                  (degree 1)
-    f_2(x; theta)   = f_lin(x; theta) + 1/2 (theta - theta0)^T H(x; theta0) (theta - theta0)
+With d = theta - theta0 and D^j f[theta0](d, ..., d) the j-th directional derivative,
 
-Both are evaluated with forward-mode products (one `jax.jvp` for degree 1, a nested jvp for
-degree 2) and never build J or H. One jvp returns f(x; theta0) as its primal, so f_lin costs one
-forward-with-tangent pass; inside a jitted training step it is traced once.
+    f_lin(x; theta) = f(x; theta0) + D f[theta0](d)                                   (degree 1)
+    f_k(x; theta)   = sum_{j=0..k} D^j f[theta0](d, ..., d) / j!                      (degree k)
+
+Outputs may be any pytree of arrays (each leaf is expanded). The derivatives are forward-mode
+products (`jax.jvp`), never a Jacobian or Hessian: one jvp for degree 1 (its primal is
+f(x; theta0), so f_lin costs one forward-with-tangent pass), k nested jvps for degree k (the
+nesting doubles the traced work per degree; under `jax.jit` XLA removes the repeated primals).
 """
 from __future__ import annotations
+
+import math
+import numbers
 
 import jax
 
 from .nets import as_apply_fn
 
+tree_map = jax.tree_util.tree_map
+
 
 def _delta(params, params0):
-    return jax.tree_util.tree_map(lambda a, b: a - b, params, params0)
+    return tree_map(lambda a, b: a - b, params, params0)
 
 
 def _check_structure(params, params0):
@@ -29,37 +37,64 @@ def _check_structure(params, params0):
 
 
 def linearize(apply_fn, params0):
-    """First-order Taylor expansion: returns f_lin(params, x) with f_lin(params0, x) = f(params0, x)."""
+    """First-order Taylor expansion: returns f_lin(params, *args, **kwargs) with
+    f_lin(params0, ...) = f(params0, ...); `apply_fn` may return any pytree of arrays."""
     apply_fn, _ = as_apply_fn(apply_fn)
 
-    def f_lin(params, x):
+    def f_lin(params, *args, **kwargs):
         _check_structure(params, params0)
-        f0, df = jax.jvp(lambda p: apply_fn(p, x), (params0,), (_delta(params, params0),))
-        return f0 + df
+        f0, df = jax.jvp(lambda p: apply_fn(p, *args, **kwargs), (params0,), (_delta(params, params0),))
+        return tree_map(lambda a, b: a + b, f0, df)
 
     return f_lin
 
 
-def taylor_expand(apply_fn, params0, degree: int = 1):
-    """Taylor expansion of degree 1 or 2 in the parameters around params0.
+def _check_degree(degree) -> int:
+    if isinstance(degree, bool) or not isinstance(degree, numbers.Integral):
+        raise TypeError(f"degree must be a non-negative integer (the Taylor order), got {degree!r}.")
+    if degree < 0:
+        raise ValueError(f"degree must be a non-negative integer (the Taylor order), got {degree}.")
+    return int(degree)
 
-    Returns f_k(params, x). Degree 2 adds 1/2 d^T H d via a jvp of the jvp (no Hessian stored),
-    so its error against f shrinks like |d|^3.
+
+def directional_derivatives(fn, params0, d, degree: int):
+    """(f, D f(d), D^2 f(d, d), ..., D^k f(d, ..., d)) at params0 for fn(params) -> pytree, by
+    `degree` nested jvps along the direction d."""
+
+    def level(j):
+        if j == 0:
+            return lambda p: (fn(p),)
+        inner = level(j - 1)
+
+        def f(p):
+            prim, tan = jax.jvp(inner, (p,), (d,))
+            return prim + (tan[-1],)
+
+        return f
+
+    return level(degree)(params0)
+
+
+def taylor_expand(apply_fn, params0, degree: int = 1):
+    """Taylor expansion of any degree k >= 0 in the parameters around params0.
+
+    Returns f_k(params, *args, **kwargs) = sum_{j <= k} D^j f[params0](d, ..., d) / j!, with
+    d = params - params0, for any pytree output of `apply_fn`. Its error against f shrinks like
+    |d|^(k+1); for f polynomial of degree <= k in the parameters it equals f.
     """
-    if degree not in (1, 2):
-        raise ValueError(f"degree must be 1 or 2, got {degree!r}.")
+    degree = _check_degree(degree)
     apply_fn, _ = as_apply_fn(apply_fn)
     if degree == 1:
         return linearize(apply_fn, params0)
 
-    def f_2(params, x):
+    def f_k(params, *args, **kwargs):
         _check_structure(params, params0)
         d = _delta(params, params0)
+        terms = directional_derivatives(lambda p: apply_fn(p, *args, **kwargs), params0, d, degree)
+        out = terms[0]
+        for j in range(1, degree + 1):
+            c = 1.0 / math.factorial(j)
+            out = tree_map(lambda a, b, c=c: a + c * b, out, terms[j])
+        return out
 
-        def first(p):
-            return jax.jvp(lambda q: apply_fn(q, x), (p,), (d,))
-
-        (f0, df), (_, d2f) = jax.jvp(first, (params0,), (d,))
-        return f0 + df + 0.5 * d2f
-
-    return f_2
+    return f_k

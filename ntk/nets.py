@@ -1,12 +1,18 @@
 """Fully-connected architectures that know their finite init/apply and their infinite-width limit.
 
 An `MLP` with widths [w1, ..., wL] is L hidden layers Dense -> activation, then a Dense readout
-to `out_dim`. Dense layers follow neural-tangents' `stax.Dense` conventions exactly:
+to `out_dim`: the `ntk.stax` composition
+
+    serial(Dense(w1), act, Dense(w2), act, ..., Dense(wL), act, Dense(out_dim))
+
+(`net.layer`), whose layers compute its forward pass and its infinite-width kernels (one code
+path for every architecture). Dense layers follow neural-tangents' `stax.Dense` conventions:
 
 * NTK parameterization:   z = W_std / sqrt(fan_in) * (x @ W) + b_std * b,   W, b ~ N(0, 1)
 * standard parameterization: z = x @ W + b,  W ~ N(0, W_std^2 / fan_in),  b ~ N(0, b_std^2)
 
-Parameters are a list of per-layer tuples (W, b), W of shape (fan_in, fan_out), b of (fan_out,).
+Parameters are a list of per-layer tuples (W, b), W of shape (fan_in, fan_out), b of (fan_out,)
+(`net.init`); the stax layer's own init_fn gives NT's layout (`net.to_stax_params` converts).
 """
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ import jax.numpy as jnp
 
 from . import _validate as V
 from .activations import Activation, get_activation
+from .stax import _layers as _L
+from .stax._core import Layer
 
 Params = list  # [(W, b), ...]
 
@@ -49,15 +57,37 @@ class MLP:
     def num_params(self, in_dim: int) -> int:
         return sum(a * b + b for a, b in self.layer_sizes(in_dim))
 
-    def init(self, key, in_dim: int, dtype=None) -> Params:
-        """Sample parameters; `key` is an explicit `jax.random` key. Returns [(W, b), ...]."""
+    def init(self, key, in_dim: int, dtype=None, memory_budget: float | None = V.DEFAULT_MEMORY_BUDGET) -> Params:
+        """Sample parameters; `key` is an explicit `jax.random` key. Returns [(W, b), ...].
+
+        The parameters' memory (num_params x itemsize) is estimated first: above `memory_budget`
+        (bytes; None = no limit) a ValueError says so instead of trying to allocate it."""
         in_dim = V.check_positive_int(in_dim, "in_dim")
         if not (isinstance(key, jax.Array) or hasattr(key, "shape")):
             raise TypeError(
                 "init needs an explicit jax.random key, e.g. net.init(jax.random.PRNGKey(0), in_dim)."
             )
         dtype = jnp.dtype(dtype or jnp.result_type(float))
+        n = self.num_params(in_dim)
+        # The draws are made in power-of-two-sized buffers (see _init_params): up to 2x while sampling.
+        V.check_memory(2 * n * dtype.itemsize, memory_budget,
+                       f"The parameters of {self!r} with in_dim={in_dim} ({n:,} numbers, sampled in "
+                       f"{dtype.name})", "Use smaller widths (or pass memory_budget=None to init).")
         return list(_init_params(self, in_dim, dtype, key))
+
+    @property
+    def layer(self) -> Layer:
+        """This network as an `ntk.stax` layer: (init_fn, apply_fn, kernel_fn) in NT's conventions."""
+        return _stax_layer(self)
+
+    def to_stax_params(self, params: Params):
+        """[(W, b), ...] -> the parameters of `net.layer` (NT's layout: () for each activation)."""
+        out = []
+        for i, (W, b) in enumerate(params):
+            out.append((W, b))
+            if i < self.depth:
+                out.append(())
+        return tuple(out)
 
     def _scales(self, fan_in: int):
         """(weight multiplier, bias multiplier) applied in the forward pass."""
@@ -88,13 +118,7 @@ class MLP:
         return self._forward(params, x)
 
     def _forward(self, params: Params, x) -> jnp.ndarray:
-        h = x
-        for i, (W, b) in enumerate(params):
-            sw, sb = self._scales(W.shape[0])
-            h = sw * (h @ W) + sb * b
-            if i < self.depth:
-                h = self.activation.fn(h)
-        return h
+        return self.layer._apply(self.to_stax_params(params), x)
 
     def forward_with_cache(self, params: Params, x):
         """Forward pass returning (output, [inputs of each Dense], [pre-activations])."""
@@ -119,6 +143,32 @@ class MLP:
 @functools.partial(jax.jit, static_argnums=0)
 def _apply_jit(net: "MLP", params, x):
     return net._forward(params, x)
+
+
+def _dense_layers(net: "MLP", W_std, b_std) -> Layer:
+    act = _L.activation_layer(net.activation)
+    layers = []
+    for w in net.widths:
+        layers += [_L.dense_layer(w, W_std, b_std, net.parameterization), act]
+    layers.append(_L.dense_layer(net.out_dim, W_std, b_std, net.parameterization))
+    return _L.serial(*layers)
+
+
+@functools.lru_cache(maxsize=256)
+def _stax_layer(net: "MLP") -> Layer:
+    """One stax layer per (equal) network, so its compiled kernel programs are reused."""
+    return _dense_layers(net, net.W_std, net.b_std)
+
+
+def kernel_layer(net: "MLP", W_std=None, b_std=None) -> Layer:
+    """The stax layer whose kernel_fn is the infinite-width limit of `net`. In the NTK
+    parameterization the limit does not depend on the widths: one layer (and one compiled program)
+    serves every width. `W_std` / `b_std` may be traced values (kernel gradients in ntk.sklearn)."""
+    if net.parameterization == "ntk":
+        net = dataclasses.replace(net, widths=(1,) * net.depth)
+    if W_std is None and b_std is None:
+        return _stax_layer(net)
+    return _dense_layers(net, net.W_std if W_std is None else W_std, net.b_std if b_std is None else b_std)
 
 
 def _bucket(n: int) -> int:
@@ -234,12 +284,33 @@ def _apply_fn_of(net: MLP):
     return apply
 
 
+def stax_layer_of(obj):
+    """The `ntk.stax` layer behind `obj` (a Layer, its (init_fn, apply_fn, kernel_fn) triple as a
+    plain tuple, or one of those functions), else None."""
+    if isinstance(obj, Layer):
+        return obj
+    lay = getattr(obj, "_stax_layer", None)
+    if isinstance(lay, Layer):
+        return lay
+    if isinstance(obj, tuple) and len(obj) == 3:
+        lays = {id(getattr(f, "_stax_layer", None)) for f in obj}
+        lay = getattr(obj[2], "_stax_layer", None)
+        if len(lays) == 1 and isinstance(lay, Layer):
+            return lay
+    return None
+
+
 def as_apply_fn(net_or_fn):
-    """Return (apply_fn, net or None) for an `MLP` or a plain `apply(params, x)` callable."""
+    """Return (apply_fn, net or None) for an `MLP`, an `ntk.stax` layer (or its triple), or a plain
+    `apply(params, x)` callable. Only an MLP is returned as `net` (stax nets are generic apply_fns)."""
     if isinstance(net_or_fn, MLP):
         return _apply_fn_of(net_or_fn), net_or_fn
+    lay = stax_layer_of(net_or_fn)
+    if lay is not None:
+        return lay.apply_fn, None
     if callable(net_or_fn):
         return net_or_fn, None
     raise TypeError(
-        f"Expected an ntk network (ntk.mlp(...)) or a function apply(params, x), got {net_or_fn!r}."
+        "Expected an ntk network (ntk.mlp(...) or an ntk.stax layer) or a function apply(params, x), "
+        f"got {net_or_fn!r}."
     )

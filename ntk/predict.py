@@ -22,8 +22,9 @@ of `gp_inference` may be arrays or any object with `.nngp` / `.ntk` (an `ntk.Ker
 
 Every input is checked (`ntk._health`): kernels must be finite, symmetric and positive
 semi-definite up to round-off, times t >= 0 or None (t = infinity), learning rates positive; the
-t = infinity solves use a Cholesky factorization whose jitter escalation (for singular kernels) is
-reported with an `IllConditionedWarning`, and no result is returned with a silent NaN.
+t = infinity solves use a Cholesky factorization, or for (numerically) singular kernels the
+pseudo-inverse from an eigendecomposition -- the exact t -> infinity limit of gradient flow, reported
+with an `IllConditionedWarning` and the condition number -- and no result is returned with a silent NaN.
 """
 from __future__ import annotations
 
@@ -264,14 +265,31 @@ _cho_solve = jax.jit(lambda c, b: jax.scipy.linalg.cho_solve((c, False), b))
 _eigh = jax.jit(jnp.linalg.eigh)
 
 
+@jax.jit
+def _pinv_factors(a):
+    """Eigenvectors and pseudo-inverse eigenvalues of a symmetric matrix: eigenvalues at or below
+    n eps lambda_max (numerically zero) get 0, the others 1/lambda."""
+    evals, evecs = jnp.linalg.eigh(a)
+    cut = a.shape[0] * jnp.finfo(a.dtype).eps * jnp.max(jnp.abs(evals))
+    keep = evals > cut
+    return evecs, jnp.where(keep, 1.0 / jnp.where(keep, evals, 1.0), 0.0), jnp.sum(~keep)
+
+
+_pinv_solve = jax.jit(lambda v, inv, b: v @ ((inv[:, None] if b.ndim == 2 else inv) * (v.T @ b)))
+
+
 class _Solver:
-    """(K + ridge)^-1 b by Cholesky. A factor that fails (NaN) or is numerically singular
-    (smallest pivot^2 below n eps of the largest) is retried with a growing jitter
-    10^j eps mean(diag) I, reported with an IllConditionedWarning; `jitter` is the value used."""
+    """(K + ridge)^-1 b. Cholesky when the matrix is numerically nonsingular; otherwise (the factor
+    fails, or the condition number times n eps exceeds 1) the eigendecomposition's pseudo-inverse,
+    which drops the numerically-zero eigenvalues (<= n eps lambda_max) and is the exact t -> infinity
+    limit of gradient flow (those modes never move); that fallback is reported with an
+    `IllConditionedWarning` giving the condition number and the number of modes dropped.
+    `exact`: True when K (K + ridge)^-1 b reproduces b (Cholesky path)."""
 
     def __init__(self, tk: _Train):
         self.tk = tk
-        self.jitter = 0.0
+        self.exact = True
+        self.dropped = 0
         kr = tk.kr
         if V.is_tracer(kr):
             self.c = _cho_factor(kr)
@@ -284,23 +302,20 @@ class _Solver:
             self.c = c
             H.warn_ill_conditioned(cond, tk.name, tk.dtype, "the t = infinity solve", stacklevel=5)
             return
-        mean_diag = float(np.mean(np.diag(np.asarray(kr, np.float64))))
-        jit = 10 * n * eps * mean_diag
-        while jit <= 1e-2 * mean_diag:
-            c = _cho_factor(kr + jit * jnp.eye(n, dtype=kr.dtype))
-            if self._ok(c, n, eps):
-                self.c, self.jitter = c, jit
-                c_s = "inf (singular)" if cond is None or not np.isfinite(cond) else f"{cond:.3g}"
-                warnings.warn(
-                    f"{tk.name} is singular or nearly so (condition number {c_s}): its Cholesky "
-                    f"factorization needed a jitter of {jit:.3g} (= {jit / mean_diag:.2g} x its mean "
-                    "diagonal) on the diagonal. Duplicated inputs with different targets cannot be "
-                    "interpolated; pass diag_reg > 0 to choose the regularization yourself.",
-                    H.IllConditionedWarning, stacklevel=5)
-                return
-            jit *= 10
-        raise ValueError(f"{tk.name} could not be factorized even with a jitter of 1e-2 x its mean diagonal; "
-                         "it is not a valid kernel matrix (pass diag_reg > 0 or check the kernel).")
+        self.c = None
+        self.exact = False
+        self.v, self.inv, dropped = _pinv_factors(kr)
+        self.dropped = int(dropped)
+        if cond is None:  # no eigenvalue range from the input check (large n): from the factors
+            ev = np.abs(1.0 / np.asarray(self.inv)[np.asarray(self.inv) != 0])
+            cond = float("inf") if self.dropped else float(ev.max() / ev.min())
+        c_s = "inf (singular)" if not np.isfinite(cond) else f"{cond:.3g}"
+        warnings.warn(
+            f"{tk.name} is singular or nearly so (condition number {c_s} in {np.dtype(tk.dtype).name}): the "
+            f"t = infinity solve uses its pseudo-inverse, dropping {self.dropped} of {n} eigenvalue(s) at or "
+            "below n eps lambda_max (those directions are never fit, as in gradient flow). Duplicated inputs "
+            "with different targets cannot be interpolated; pass diag_reg > 0 to regularize instead"
+            + (", or use float64." if np.dtype(tk.dtype).itemsize < 8 else "."), H.IllConditionedWarning, stacklevel=5)
 
     @staticmethod
     def _ok(c, n, eps):
@@ -310,7 +325,9 @@ class _Solver:
         return (d.min() / d.max()) ** 2 > n * eps
 
     def __call__(self, b):
-        return _cho_solve(self.c, b)
+        if self.c is not None:
+            return _cho_solve(self.c, b)
+        return _pinv_solve(self.v, self.inv, b)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,20 +335,29 @@ class _Solver:
 # ---------------------------------------------------------------------------------------------
 
 
+def _nonzero_modes(evals):
+    """Eigenvalues above n eps lambda_max. The others are numerically zero: at t = infinity their
+    modes (which gradient flow never moves) are left out of Theta^-1-like factors (a pseudo-inverse)."""
+    return evals > evals.shape[0] * jnp.finfo(evals.dtype).eps * jnp.max(jnp.abs(evals))
+
+
 def _eig_fns(evals, t, lr, N, discrete):
-    """g1 = expm1-like factor on the train set, g2 = g1 / lambda for the test set."""
+    """g1 = (1 - eta lambda / N)^t - 1 (discrete) or exp(-eta lambda t / N) - 1 per mode, the train
+    factor, and g2 = g1 / lambda, the test factor (-eta t / N in the lambda -> 0 limit). Every mode
+    is kept: at finite t, g2 is well conditioned in lambda even where lambda is at round-off level."""
     lam = jnp.maximum(evals, 0.0)
     tt = t[:, None]
     if discrete:
-        base = 1.0 - lr * lam / N
-        g1 = jnp.power(base, tt) - 1.0
-        small = lam * lr / N < 1e-10
-        g2 = jnp.where(small, -tt * lr / N, g1 / jnp.where(small, 1.0, lam))
+        a = lr * lam / N
+        # (1 - a)^t - 1 without the cancellation of 1 - a for small a (in float32 ~3x closer to exact
+        # GD than the plain power); the power itself for a >= 1
+        g1 = jnp.where(a < 1.0, jnp.expm1(tt * jnp.log1p(-jnp.where(a < 1.0, a, 0.0))),
+                       jnp.power(1.0 - a, tt) - 1.0)
+        small = a < 1e-10
     else:
-        x = -lam * tt * lr / N
-        g1 = jnp.expm1(x)
+        g1 = jnp.expm1(-lam * tt * lr / N)
         small = lam < 1e-30
-        g2 = jnp.where(small, -tt * lr / N, g1 / jnp.where(small, 1.0, lam))
+    g2 = jnp.where(small, -tt * lr / N, g1 / jnp.where(small, 1.0, lam))
     return g1, g2
 
 
@@ -426,7 +452,7 @@ def gradient_descent_mse(k_train_train, y_train, learning_rate: float = 1.0, dia
             rhs = yf if f0 is None else yf - f0
             ftr = fte = None
             if f0 is not None:
-                ftr = yf if s.jitter == 0 else f0 + tk.k2 @ s(rhs)
+                ftr = yf if s.exact else f0 + tk.k2 @ s(rhs)
                 ftr = lay.unflat(ftr, (), n)
             if kt is not None:
                 fte = lay.unflat(ft0 + kt @ s(rhs), (), m)
@@ -800,9 +826,12 @@ def _ensemble_core(T, K, Ts, Ks, Kss, y, ts, rate, get, with_cov):
     """Vectorized over times ts: (means (nt, m, k), covs (nt, m, m) or None); rate = lr / N."""
     evals, evecs = jnp.linalg.eigh(T)
     lam = jnp.maximum(evals, 1e-300 if evals.dtype == jnp.float64 else 1e-30)
+    nonzero = _nonzero_modes(evals)
 
     def one(tt):
-        fac = -jnp.expm1(-lam * tt * rate) / lam
+        # t = infinity: the pseudo-inverse (numerically zero modes never move); finite t: every mode
+        keep = nonzero | jnp.isfinite(tt)
+        fac = jnp.where(keep, -jnp.expm1(-lam * tt * rate) / lam, 0.0)
         A = (evecs * fac) @ evecs.T
         mean = Ts @ A @ y
         if not with_cov:
@@ -812,7 +841,7 @@ def _ensemble_core(T, K, Ts, Ks, Kss, y, ts, rate, get, with_cov):
             cross = TA @ Ks.T
             cov = Kss + TA @ K @ TA.T - (cross + cross.T)
         else:
-            fac2 = -jnp.expm1(-2 * lam * tt * rate) / lam
+            fac2 = jnp.where(keep, -jnp.expm1(-2 * lam * tt * rate) / lam, 0.0)
             A2 = (evecs * fac2) @ evecs.T
             cov = Kss - Ts @ A2 @ Ts.T
         return mean, cov

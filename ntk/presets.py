@@ -5,5 +5,5 @@
 """
 from .analysis.presets import (PRESETS, PresetInfo, PresetResult, get_preset, jacot_fig1,  # noqa: F401
                                jacot_fig2, lee2019, list_presets, nt_cookbook, run,
-                               train_ensemble)
+                               stax_cnn, train_ensemble)
 from .analysis.presets import __all__  # noqa: F401

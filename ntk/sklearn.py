@@ -19,6 +19,8 @@ by the standard parameterization, whose infinite-width kernel scales with it.
 """
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 import warnings
 
@@ -41,6 +43,12 @@ def _net(depth, activation, W_std, b_std, parameterization, width):
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise ValueError(f"depth must be a positive integer (number of hidden layers), got {depth!r}.")
     width = V.check_positive_int(width, "width")
+    W_std = V.check_positive_float(W_std, "W_std")
+    b_std = V.check_positive_float(b_std, "b_std", allow_zero=True)
+    for name, v, power in (("W_std", W_std, 2 * (int(depth) + 1)), ("b_std", b_std, 2)):
+        if v > 1 and power * math.log10(v) > 300:  # the kernel scales like v**power: beyond float64
+            raise ValueError(f"{name}={v:g} is too large: the kernel scales like {name}^{power} and would "
+                             f"overflow float64; use {name} <= {10 ** (300 / power):.3g}.")
     return mlp([width] * int(depth), 1, activation, W_std, b_std, parameterization)
 
 
@@ -147,7 +155,8 @@ def _kernel_and_grad(net, kernel, X, wrt):
     """float64 kernel K(X, X) and dK / d log(p) for p in `wrt` (names "W_std", "b_std"), shape
     (n, n, len(wrt)): exact derivatives of the infinite-width recursion by forward-mode autodiff
     (`jax.jacfwd`) with W_std and b_std as traced inputs (the quadrature rule of a non-closed-form
-    activation is chosen once, at the current values)."""
+    activation is chosen once, at the current values). Compiled once per architecture and shape
+    (`_grad_program`), so a GaussianProcessRegressor's many evaluations reuse one program."""
     import dataclasses
 
     from . import infinite as I
@@ -159,31 +168,25 @@ def _kernel_and_grad(net, kernel, X, wrt):
         degree = I.resolve_degree(net, (Xj,), None)
         if net.parameterization == "ntk":
             net = dataclasses.replace(net, widths=(1,) * net.depth)
-
-        def k_of(w, b):
-            K, T = I._recursion(dataclasses.replace(net, W_std=w, b_std=b), Xj, Xj, degree, kernel == "ntk")
-            return K if kernel == "nngp" else T
-
         w0, b0 = jax.numpy.float64(net.W_std), jax.numpy.float64(net.b_std)
         argnums = tuple(i for i, name in enumerate(("W_std", "b_std")) if name in wrt)
-        K = k_of(w0, b0)
-        if not argnums:
-            return np.array(K, dtype=np.float64), np.empty(K.shape + (0,))
         names = [("W_std", "b_std")[i] for i in argnums]
         vals = {"W_std": net.W_std, "b_std": net.b_std}
+        shape_net = dataclasses.replace(net, W_std=1.0, b_std=1.0)  # the cache key: architecture only
+        K, gs = _grad_program(shape_net, kernel, degree, argnums, False)(Xj, w0, b0)
+        if not argnums:
+            return np.array(K, dtype=np.float64), np.empty(K.shape + (0,))
 
-        def log_grads(fn):
-            gs = jax.jacfwd(fn, argnums=argnums)(w0, b0)
+        def log_grads(gs):
             G = np.stack([np.asarray(g, np.float64) * vals[nm] for g, nm in zip(gs, names)], axis=-1)
             return G[..., [names.index(nm) for nm in wrt]]
 
-        G = log_grads(k_of)
+        G = log_grads(gs)
         # Pairs of identical inputs (the diagonal, duplicated rows) have correlation exactly 1, where
         # the pair recursion's derivative is 0 * inf; take them from the variance-only recursion.
         bad = ~np.all(np.isfinite(G), axis=-1)
         if bad.any():
-            Gd = log_grads(lambda w, b: _diag_recursion(dataclasses.replace(net, W_std=w, b_std=b), Xj,
-                                                        degree, kernel == "ntk"))
+            Gd = log_grads(_grad_program(shape_net, kernel, degree, argnums, True)(Xj, w0, b0)[1])
             same = np.all(X[:, None, :] == X[None, :, :], axis=-1)
             ii, jj = np.nonzero(bad & same)
             G[ii, jj] = Gd[ii]
@@ -192,6 +195,29 @@ def _kernel_and_grad(net, kernel, X, wrt):
                     "NTKKernel's gradient is not finite for some pairs of distinct inputs (correlation "
                     "+-1, e.g. x' = -x with b_std = 0); fix b_std (b_std_bounds='fixed') or use b_std > 0.")
         return np.array(K, dtype=np.float64), G
+
+
+@functools.lru_cache(maxsize=32)
+def _grad_program(net, kernel, degree, argnums, diagonal):
+    """Jitted (X, W_std, b_std) -> (kernel, its derivatives in the argnums of (W_std, b_std)): the
+    pair recursion of `ntk.infinite` (n, n), or with `diagonal` the variance-only one (n,)."""
+    import dataclasses
+
+    from . import infinite as I
+
+    def k_of(X, w, b):
+        nw = dataclasses.replace(net, W_std=w, b_std=b)
+        if diagonal:
+            return _diag_recursion(nw, X, degree, kernel == "ntk")
+        K, T = I._recursion(nw, X, X, degree, kernel == "ntk")
+        return K if kernel == "nngp" else T
+
+    def program(X, w, b):
+        K = k_of(X, w, b)
+        gs = jax.jacfwd(k_of, argnums=tuple(a + 1 for a in argnums))(X, w, b) if argnums else ()
+        return K, gs
+
+    return jax.jit(program)
 
 
 def _diag_recursion(net, X, degree, get_ntk):

@@ -22,10 +22,10 @@ if not presenter():
 | Page | What it shows |
 |---|---|
 | **Kernel explorer** | infinite-width NNGP/NTK heatmaps, the empirical NTK at a width and seed, their difference; Θ(x₀, x(γ)) on the circle for several widths (Jacot Fig. 1) |
-| **Width convergence** | ‖Θ_emp − Θ∞‖/‖Θ∞‖ vs width on log-log axes, fitted slope vs the n^(−1/2) reference |
+| **Width convergence** | ‖Θ₀ − Θ∞‖/‖Θ∞‖ vs width on log-log axes, fitted slope vs the 1/√n reference |
 | **Training dynamics** | network vs linearization vs closed forms over training (animated), loss curves, the gap shrinking with width |
 | **Lazy regime** | relative weight and kernel change vs width (fitted slopes), kernel drift for a narrow and a wide net |
-| **Spectrum** | eigenvalues/eigenvectors of Θ, mode-wise convergence (spectral bias) and the stability limit 2N/λ_max |
+| **Spectrum** | eigenvalues/eigenvectors of Θ, mode-wise convergence (spectral bias) and the stability limit 2N/λₘₐₓ |
 """)
 st.subheader("One-click presets")
 PRESETS = [

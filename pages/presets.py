@@ -1,18 +1,16 @@
 """Paper presets: pick one, run it (same code as `ntk.presets.<name>()` in Jupyter), read the
-figures, the measured numbers and how closely they reproduce the original."""
+figures, the measured numbers and how closely they reproduce the original. Runs go to a
+background thread and are stored (memory and disk): a preset computed once opens instantly."""
 import streamlit as st
 
 from ntk import presets, report
+from ntk.analysis.presets.text import short_name
+from ntk.app import preset_jobs as J
 from ntk.app.chart import plotly_chart
+from ntk.app.cost import format_seconds
 from ntk.app.state import presenter_toggle
+from ntk.app.text import num
 from ntk.export import jsonable
-
-
-@st.cache_resource
-def _results() -> dict:
-    """Finished preset runs, shared across reruns and sessions: {(name, fast): PresetResult}."""
-    return {}
-
 
 presenter_toggle()
 
@@ -20,63 +18,91 @@ st.title("Paper presets")
 infos = {i.name: i for i in presets.list_presets()}
 # Shareable state: ?preset=NAME&fast=1|0 selects the preset, &run=1 also computes it on open.
 qp = st.query_params
-if "preset_name" not in st.session_state and qp.get("preset") in infos:
-    st.session_state["preset_name"] = qp.get("preset")
-if "preset_fast" not in st.session_state and qp.get("fast") in ("0", "1"):
-    st.session_state["preset_fast"] = qp.get("fast") == "1"
+for k in [k for k in qp.keys() if k not in ("preset", "fast", "run", "presenter")]:
+    st.warning(f"URL parameter {k[:40]!r} ignored: this page has no such setting.")
+if "preset_name" not in st.session_state:
+    if qp.get("preset") in infos:
+        st.session_state["preset_name"] = qp.get("preset")
+    elif qp.get("preset") is not None:
+        st.warning(f"URL parameter preset={qp.get('preset')[:40]!r} ignored: choose one of "
+                   f"{', '.join(infos)}.")
+if "preset_fast" not in st.session_state:
+    if qp.get("fast") in ("0", "1"):
+        st.session_state["preset_fast"] = qp.get("fast") == "1"
+    elif qp.get("fast") is not None:
+        st.warning(f"URL parameter fast={qp.get('fast')[:40]!r} ignored: use 1 (small sizes) or 0 "
+                   "(full size).")
 sb = st.sidebar
-name = sb.selectbox("Preset", list(infos), format_func=lambda n: infos[n].title,
-                    key="preset_name")
+name = sb.selectbox("Preset", list(infos), format_func=lambda n: infos[n].title, key="preset_name")
 fast = sb.toggle("Fast (small sizes)", value=True, key="preset_fast",
                  help="Fewer widths, seeds and steps: seconds instead of minutes. Turn off for "
-                      "the settings of the original paper (several minutes on a CPU).")
+                      "the settings of the original paper (minutes on 2 CPU cores, unless "
+                      "precomputed: the server computes every preset in the background once, "
+                      "and `python -m ntk warm-app --presets all` does it ahead of time).")
 info = infos[name]
 st.markdown(f"**{info.title}**  \n{info.summary}  \n*{info.reference}*")
-if not fast:
-    st.info("Full-size run: this follows the paper's settings and can take several minutes.")
-
 qp["preset"] = name
 qp["fast"] = "1" if fast else "0"
+if "run" in qp and qp.get("run") != "1":
+    del qp["run"]
 
-store = _results()
-key = (name, bool(fast))
-run_clicked = st.button("Run preset" if key not in store else "Run again", type="primary",
-                        key="preset_run")
-if qp.get("run") == "1" and key not in store:
-    run_clicked = True
-if run_clicked:
-    bar = st.progress(0.0, text="Starting…")
+result = J.stored(name, fast)
+job = J.status(name, fast)
+if result is None and qp.get("run") == "1" and (job is None or job["state"] != "running"):
+    job = J.start(name, fast)
 
-    def progress(done, total, desc):
-        try:
-            bar.progress(min(max(done / max(total, 1), 0.0), 1.0), text=f"{desc} ({done}/{total})")
-        except Exception:  # the browser went away; keep computing for the cache
-            pass
 
-    try:
-        store[key] = presets.run(name, fast=fast, progress=progress)
-    except MemoryError:
-        st.error("Out of memory: use the fast setting.")
-    except Exception as e:  # never a traceback in the app
-        st.error(f"The preset could not be computed ({type(e).__name__}): {e}")
-    finally:
-        bar.empty()
+def _start(rerun: bool = False):
+    """Button callback: start the preset selected now (callbacks run before the script)."""
+    J.start(st.session_state["preset_name"], st.session_state["preset_fast"], rerun=rerun)
 
-result = store.get(key)
+
+@st.fragment(run_every=1.0)
+def _progress():
+    """The shared progress of this preset's run (whoever started it); reruns the page when done."""
+    j = J.status(name, fast)
+    if j is None or j["state"] != "running":
+        if j is not None:
+            st.rerun()
+        return
+    frac = min(max(j["done"] / max(j["total"], 1), 0.0), 1.0)
+    left = f", {format_seconds(j['left'])} left" if j["left"] is not None else ""
+    who = "precomputing in the background" if j.get("background") else "computing"
+    st.progress(frac, text=f"{who}: {j['label']} — {100 * frac:.0f} % ({j['elapsed']:.0f} s{left})")
+
+
+if job is not None and job["state"] == "error":
+    st.error(f"The preset could not be computed: {job['error']}")
 if result is None:
+    if job is not None and job["state"] == "running":
+        _progress()
+        st.caption("The run continues if you leave this page; every visitor sees the same run.")
+        st.stop()
+    last = J.last_seconds(name, fast)
+    est = (f"last run on this machine: {format_seconds(last)}" if last is not None else
+           ("seconds to a minute" if fast else "several minutes on 2 cores"))
+    if not fast:
+        st.info(f"Full-size run: the paper's settings ({est}). It runs in the background and is "
+                "stored, so it opens instantly next time.")
+    st.button(f"Run preset ({est})", type="primary", key="preset_run", on_click=_start)
     st.caption("Press **Run preset** to compute it.")
     st.stop()
 
-st.caption(f"Computed in {result.elapsed_s:.1f} s{' (fast sizes)' if fast else ''}.")
+c1, c2 = st.columns([3, 1])
+c1.caption(f"Computed in {result.elapsed_s:.1f} s{' (fast sizes)' if fast else ''}; stored, so it "
+           "opens instantly for every visitor.")
+c2.button("Run again", key="preset_rerun", on_click=_start, kwargs=dict(rerun=True),
+          help="Compute this preset once more (same seeds, same numbers; measures the time again).")
 st.markdown(result.caption)
 rows = result.table()
 cols = st.columns(min(4, len(rows)))
 for col, (k, v, label) in zip(cols, rows[:4]):
-    col.metric(k, f"{v:.3g}" if isinstance(v, float) else str(v), help=label)
+    col.metric(short_name(k), num(v) if isinstance(v, float) else str(v), help=label)
 for fig_name, fig in result.figures.items():
     plotly_chart(fig, key=f"preset_fig_{name}_{fig_name}")  # in place updates, like the other pages
 with st.expander("All measured numbers", expanded=True):
-    st.dataframe([{"name": k, "value": v, "meaning": label} for k, v, label in rows],
+    st.dataframe([{"quantity": short_name(k), "value": num(v, ".4g") if isinstance(v, float) else v,
+                   "meaning": label, "key": k} for k, v, label in rows],
                  hide_index=True, width="stretch")
 with st.expander("Configuration"):
     st.json(jsonable(result.config))

@@ -1,13 +1,18 @@
 """Training dynamics: network vs its linearization vs closed forms, for several widths."""
 import streamlit as st
 
+from ntk.app import arch
 from ntk.app.cache import compute
 from ntk.app.export_dialog import show_figure
 from ntk.app.state import PageState, presenter
+from ntk.app.text import num
 
 S = PageState.of("training")
+arch.reconcile(S, clamp={"widths": 64})
 st.title("Training dynamics")
-S.widgets("widths", "dataset", "n_train")
+S.widgets("widths")
+arch.widget(S)
+S.widgets("dataset", "n_train")
 S.architecture()
 S.widgets("optimizer_name", "lr_fraction", "steps")
 if not presenter():
@@ -30,25 +35,28 @@ cfg = S.record.compute_args(cfg)
 d = compute("training_data", cfg, "Training networks and their linearizations")
 if d is None:
     st.stop()
-st.caption(f"η = {d['learning_rate']:.4g} (stable limit at infinite width "
-           f"η_max = 2N/λ_max = {d['lr_max']:.4g}; optimizer {d['optimizer']}). "
+st.caption(f"$\\eta$ = {d['learning_rate']:.4g} (stable limit at infinite width "
+           f"$\\eta_{{max}} = 2N/\\lambda_{{max}}$ = {d['lr_max']:.4g}; optimizer {d['optimizer']}). "
            + ("Closed forms assume plain gradient descent." if d["optimizer"] != "sgd" else ""))
 if cfg["optimizer_name"] != "adam" and d["learning_rate"] > d["lr_max"]:
-    st.warning(f"The learning rate is {cfg['lr_fraction']:.2f} × η_max: above the stable limit "
-               "of gradient descent, so training is expected to diverge. Lower it below 1 × η_max.")
+    st.warning(f"The learning rate is {cfg['lr_fraction']:.2f} × ηₘₐₓ: above the stable limit "
+               "of gradient descent, so training is expected to diverge. Lower it below 1 × ηₘₐₓ.")
 bad = [w for w in d["widths"] if d["runs"][int(w)]["diverged"]]
 for w in bad:
-    st.error(f"Width {w}: {d['runs'][int(w)]['message']}")
+    st.error(f"Width {w}: training diverged. {d['runs'][int(w)]['message']}")
 ok = [int(w) for w in d["widths"] if int(w) not in bad]
 if not ok:
+    st.error("Training diverged at every width, so there is nothing to plot. Lower the learning "
+             "rate (below 1 × ηₘₐₓ for gradient descent and momentum).")
     st.stop()
 cols = st.columns(len(ok))
 for c, w in zip(cols, ok):
     r = d["runs"][w]
-    c.metric(f"width {w}: final test loss (net / lin)",
-             f"{r['loss_test'][-1]:.3g} / {r['lin_loss_test'][-1]:.3g}" if r["loss_test"] is not None
-             else f"{r['loss_train'][-1]:.3g} / {r['lin_loss_train'][-1]:.3g}",
-             help="gap RMS(f − f_lin)/RMS(f_lin) at the end: " + f"{r['gap'][-1]:.3g}")
+    net_l, lin_l = ((r["loss_test"], r["lin_loss_test"]) if r["loss_test"] is not None
+                    else (r["loss_train"], r["lin_loss_train"]))
+    c.metric(f"width {w}: final {'test' if r['loss_test'] is not None else 'training'} loss "
+             "(net / lin)", f"{num(net_l[-1])} / {num(lin_l[-1])}",
+             help="gap RMS(f − fₗᵢₙ)/RMS(fₗᵢₙ) at the end: " + num(r["gap"][-1]))
 
 focus = st.radio("Animate width", ok, horizontal=True, key="training_focus")
 frame = None
@@ -60,7 +68,7 @@ show_figure(d, "animation", data_fn="training_data", cfg=cfg,
                fig_fn="training_animation", fig_kwargs=fk,
                build_kwargs=dict(step_buttons=presenter()),
                notice="Press play: the network (solid) and its linearization (dotted) move together "
-                      "toward the data; the red dash-dot closed form sits on the linearization.")
+                      "toward the data; the blue dash-dot closed form sits on the linearization.")
 c1, c2 = st.columns(2)
 with c1:
     show_figure(d, "gap", data_fn="training_data", cfg=cfg, fig_fn="gap_figure",

@@ -8,6 +8,9 @@ import jax
 os.environ.setdefault("NTK_PREWARM", "0")
 # No on-disk results cache either (tests/app/test_results_cache.py tests it in a temp folder).
 os.environ.setdefault("NTK_RESULTS_CACHE", "0")
+# Pages compute without asking first however loaded the machine is (the estimate depends on the
+# machine's speed now); tests/app/test_app_edges.py sets the threshold back to test the question.
+os.environ.setdefault("NTK_CONFIRM_SECONDS", "1e9")
 import pytest
 
 jax.config.update("jax_enable_x64", True)
@@ -25,3 +28,27 @@ def pytest_configure(config):
     import _progress
 
     _progress.register(config)
+    # The neural-tangents cross-checks' subprocess pipelines start now, in the background, so no
+    # worker sits idle waiting for them (tests/reference/pipelines.py).
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "ntk_reference_pipelines", os.path.join(os.path.dirname(__file__), "reference", "pipelines.py"))
+    pipelines = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pipelines)
+    pipelines.start_in_background(config)
+    config._ntk_pipelines = pipelines
+
+
+def pytest_unconfigure(config):
+    pipelines = getattr(config, "_ntk_pipelines", None)
+    if pipelines is not None:
+        pipelines.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The reference cross-checks run last (their pipelines run in the background meanwhile); the
+    same order in every xdist worker."""
+    ref = {id(i) for i in items if i.nodeid.startswith("tests/reference/")}
+    if ref:
+        items[:] = [i for i in items if id(i) not in ref] + [i for i in items if id(i) in ref]

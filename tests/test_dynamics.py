@@ -156,8 +156,9 @@ def test_linearized_steps_match_plain_optax_loop(problem, name):
     for _ in range(7):
         u, s = opt.update(jax.grad(loss)(p), s, p)
         p = optax.apply_updates(p, u)
-    r = ntk.train(net, p0, ds.x_train, ds.y_train, learning_rate=0.05, steps=7, record_steps=[7],
-                  optimizer=name, check_stability=False)
+    # x_test / y_test as in test_optimizers_and_records: the same compiled training segments
+    r = ntk.train(net, p0, ds.x_train, ds.y_train, ds.x_test, ds.y_test, learning_rate=0.05, steps=7,
+                  record_steps=[7], optimizer=name, check_stability=False)
     for (a, b), (c, d) in zip(r.lin_params, p):
         assert_close(a, c, rtol=1e-10)
         assert_close(b, d, rtol=1e-10)

@@ -40,8 +40,10 @@ def test_fit_loglog_slope_exact_power_law():
     x = np.array([10, 100, 1000, 10000.0])
     f = ntk.fit_loglog_slope(x, 3.0 * x**-0.5)
     assert abs(f["slope"] + 0.5) < 1e-12 and abs(f["r2"] - 1) < 1e-12
-    f2 = ntk.fit_loglog_slope([1, 2], [1, 0])  # one point dropped: too few to fit
-    assert np.isnan(f2["slope"])
+    with pytest.raises(ValueError, match=r"1 usable point\(s\).*1 of 2 left out"):
+        ntk.fit_loglog_slope([1, 2], [1, 0])  # one point dropped: too few to fit, never a NaN slope
+    f2 = ntk.fit_loglog_slope([1, 2], [1, 0.5])  # two points: exact line, unbounded interval
+    assert abs(f2["slope"] + 1) < 1e-12 and f2["ci_low"] == -np.inf and f2["ci_high"] == np.inf
 
 
 def test_sweep_errors():

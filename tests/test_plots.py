@@ -138,7 +138,7 @@ def test_spectrum_data_theory_and_instability():
         assert_close(np.asarray(t.y, float), np.asarray(u.y, float))
     assert sf.layout.yaxis.type == "log" and sf.layout.yaxis3.type == "log"
     shown = [t.name for t in sf.data if t.legend == "legend2" and t.showlegend is not False]
-    assert len(shown) == 3 and shown[0].startswith("u1")
+    assert len(shown) == 4 and shown[0].startswith("u1") and shown[3] == "float32 round-off"
     bad = P.spectrum_data(width=256, n_train=12, steps=30, lr_fraction=1.5)
     assert bad["diverged"] and "stable limit" in bad["message"]
     assert isinstance(P.mode_convergence_figure(bad), go.Figure)

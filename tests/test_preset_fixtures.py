@@ -65,10 +65,11 @@ def test_preset_numbers_and_figure_data_unchanged(name):
         if name == "lee2019" and k == "lin_gap_max":
             f, fl = np.asarray(want["data"]["f"]), np.asarray(want["data"]["f_lin"])
             new = np.max(np.sqrt(np.mean((f - fl) ** 2, 1)) / np.sqrt(np.mean(fl[-1] ** 2)))
-            np.testing.assert_allclose(got["numbers"][k], new, rtol=1e-9)
+            # the preset computes in float32; the fixture's f, f_lin are its float32 values
+            np.testing.assert_allclose(got["numbers"][k], new, rtol=1e-6)
             continue
         np.testing.assert_allclose(got["numbers"][k], v, rtol=1e-9, atol=0, err_msg=k)
-    assert list(got["figures"]) == list(want["figures"])
+    assert sorted(got["figures"]) == sorted(want["figures"])  # the fixture's JSON keys are sorted
     for fig_name, traces in want["figures"].items():
         assert len(got["figures"][fig_name]) == len(traces), fig_name
         for g, w in zip(got["figures"][fig_name], traces):

@@ -40,7 +40,7 @@ class Recorder:
 
 def test_registry():
     names = [p.name for p in presets.list_presets()]
-    assert names == ["jacot_fig1", "jacot_fig2", "lee2019", "nt_cookbook"]
+    assert names == ["jacot_fig1", "jacot_fig2", "lee2019", "nt_cookbook", "stax_cnn"]
     assert "Jacot" in repr(presets.list_presets()[0])
     with pytest.raises(ValueError, match="Unknown preset 'nope'.*jacot_fig1"):
         presets.run("nope")
@@ -56,7 +56,8 @@ def test_jacot_fig1():
     assert n["dev_init_w512"] < n["dev_init_w32"]
     assert n["change_w512"] < n["change_w32"]
     assert n["dev_init_w512"] < 0.2
-    assert rec.calls[-1][0] == rec.calls[-1][1] == 4
+    # progress in units of work (~ parameters × steps): the last call reports all of it
+    assert rec.calls[-1][0] == rec.calls[-1][1] > 4
     # The infinite curve equals ntk.infinite_kernel at x0 vs the circle; peak at gamma = 0.
     d = r.data
     net = ntk.mlp([32] * 3, 1, "relu", 1.0, 0.1)
@@ -121,6 +122,32 @@ def test_nt_cookbook():
     assert r.config["width"] == 512 and r.config["activation"] == "erf"
 
 
+def test_stax_cnn():
+    from ntk.analysis import architectures as A
+
+    rec = Recorder()
+    r = presets.stax_cnn(n_train=16, n_test=12, shifts=(0, 1), depth=1, progress=rec)
+    _check_result(r, "stax_cnn", 3)
+    n = r.numbers
+    assert rec.calls[-1][0] == rec.calls[-1][1] == 6
+    assert all(0 <= v <= 1 for k, v in n.items() if k.startswith("acc_"))
+    for s in (0, 1):
+        assert n[f"pool_gain_ntk_shift{s}"] == n[f"acc_cnn_pool_ntk_shift{s}"] - n[f"acc_mlp_ntk_shift{s}"]
+        assert f"{100 * n[f'acc_cnn_pool_ntk_shift{s}']:.1f} %" in r.caption
+    # The accuracy is the argmax of kernel regression with the kernel the preset stored.
+    d = ntk.data.digits_images(16, 12, seed=0, max_shift=1)
+    v = r.data["shift1"]
+    order = np.argsort(d.y_train.argmax(1), kind="stable")
+    net = A.build("cnn", 1, depth=1)
+    kst = np.asarray(net[2](d.x_test.astype(np.float64), d.x_train[order].astype(np.float64), "ntk"))
+    k = v["per"]["cnn"]["ntk"]
+    pred = kst @ np.linalg.solve(k + 1e-6 * np.trace(k) / len(k) * np.eye(len(k)), d.y_train[order])
+    top2 = np.sort(pred, 1)[:, -2:]
+    ties = int(np.sum(top2[:, 1] - top2[:, 0] < 1e-4))
+    assert abs(n["acc_cnn_ntk_shift1"] - np.mean(pred.argmax(1) == d.y_test.argmax(1))) <= ties / 12
+    assert r.config["architectures"] == ["mlp", "cnn", "cnn_pool"] and r.config["n_train"] == 16
+
+
 def test_fast_flag_picks_small_sizes(monkeypatch):
     seen = {}
 
@@ -144,7 +171,31 @@ def _fake_result(name):
                                 {"a": "number a"}, {}, 0.1)
 
 
-def test_page_runs_and_shows_result(monkeypatch):
+@pytest.fixture
+def clean_preset_jobs():
+    """No preset results or jobs left over from other tests (the stores are process-wide)."""
+    from ntk.app import cache, preset_jobs
+
+    cache.clear_store()
+    preset_jobs._jobs()[0].clear()
+    yield
+    cache.clear_store()
+    preset_jobs._jobs()[0].clear()
+
+
+def _run_until(at, cond, timeout=60.0):
+    """Rerun the page until `cond(at)` (the preset runs in a background thread)."""
+    import time
+
+    t0 = time.time()
+    while True:
+        at.run()
+        if cond(at) or time.time() - t0 > timeout:
+            return at
+        time.sleep(0.1)
+
+
+def test_page_runs_and_shows_result(monkeypatch, clean_preset_jobs):
     from streamlit.testing.v1 import AppTest
 
     calls = []
@@ -158,10 +209,10 @@ def test_page_runs_and_shows_result(monkeypatch):
     at = AppTest.from_file("../pages/presets.py", default_timeout=60)
     at.run()
     assert not at.exception
-    assert at.button(key="preset_run").label == "Run preset"
+    assert at.button(key="preset_run").label.startswith("Run preset (")
     at.selectbox(key="preset_name").set_value("nt_cookbook")
     at.button(key="preset_run").click()
-    at.run()
+    _run_until(at, lambda a: len(a.metric) > 0 or a.exception)
     assert not at.exception and not at.error
     assert calls == [("nt_cookbook", True)]
     assert at.metric[0].label == "a"
@@ -169,9 +220,15 @@ def test_page_runs_and_shows_result(monkeypatch):
     drawn = [json.loads(json.loads(c.proto.json)["spec"]) for c in at.get("bidi_component")
              if c.proto.component_name == "ntk_plot"]
     assert len(drawn) == 1 and drawn[0]["data"][0]["y"] == [1, 0]
+    # After a run the button offers to run again; the stored result is shown without a click.
+    assert at.button(key="preset_rerun").label == "Run again"
+    at2 = AppTest.from_file("../pages/presets.py", default_timeout=60)
+    at2.query_params["preset"], at2.query_params["fast"] = "nt_cookbook", "1"
+    at2.run()
+    assert at2.metric and calls == [("nt_cookbook", True)]
 
 
-def test_page_reports_errors_without_traceback(monkeypatch):
+def test_page_reports_errors_without_traceback(monkeypatch, clean_preset_jobs):
     from streamlit.testing.v1 import AppTest
 
     def boom(name, fast=False, progress=None, **kw):
@@ -182,6 +239,6 @@ def test_page_reports_errors_without_traceback(monkeypatch):
     at.run()
     at.selectbox(key="preset_name").set_value("lee2019")
     at.button(key="preset_run").click()
-    at.run()
+    _run_until(at, lambda a: bool(a.error) or a.exception)
     assert not at.exception
     assert "training diverged" in at.error[0].value

@@ -31,7 +31,11 @@ def _init_stack(net, seeds, in_dim, dtype):
     return jax.vmap(lambda k: net.init(k, in_dim, dtype=dtype))(keys)
 
 
-def _auto_chunk(net, in_dim, n_nets, max_floats=4_000_000):
+def _auto_chunk(net, in_dim, n_nets, max_floats=600_000):
+    """Networks per chunk: as many as keep the chunk's parameters (and their gradients) within
+    the CPU's caches. The small full-batch problems of the presets are memory-bound: a chunk
+    that spills to main memory reads every weight from RAM at every step (measured 3x slower
+    for 8 width-512 nets than for chunks of 2; benchmarks/bench_presets.py)."""
     return int(max(1, min(n_nets, max_floats // max(net.num_params(in_dim), 1))))
 
 

@@ -6,17 +6,20 @@ tidy tables, and log-log fits of their scaling with width.
     r.fits        # {metric: fit_loglog_slope(...)}: slope, 95 % interval, r2
 
 A diverged training run (NaN/inf loss) is recorded, not raised: its training metrics are NaN and
-`diverged` is True, and the fits leave it out.
+`diverged` is True, and the fits leave it out; when that leaves fewer than two widths to fit,
+`width_sweep` raises `NonFiniteError` (a ValueError) saying so. Fits never hold NaN: a slope from
+exactly two widths has an infinite interval.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import jax
 import numpy as np
 
+from .. import _health as H
 from .. import _validate as V
 from .metrics import kernel_error, lin_gap
 from .progress import as_progress
@@ -26,49 +29,62 @@ _TRAINING_METRICS = ("weight_change", "kernel_change", "lin_gap")
 
 
 def fit_loglog_slope(x, y, level: float = 0.95) -> dict:
-    """Least-squares fit log y = a + s log x. Returns slope, intercept, stderr, CI and r2.
+    """Least-squares fit log y = a + s log x. Returns slope, intercept, stderr, CI and r2 (and n).
 
-    Non-positive or non-finite points are dropped; fewer than 3 points give NaN uncertainty.
+    Points with non-positive or non-finite x or y are left out (e.g. diverged runs). Raises
+    ValueError when fewer than two points with distinct x remain (no slope exists). With exactly two
+    distinct points the line is exact: stderr is inf and the interval (-inf, inf) (no residual to
+    estimate the noise from), never NaN.
     """
     from scipy.special import stdtrit  # Student-t quantile (lighter import than scipy.stats)
 
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)) \
+            or not 0 < float(level) < 1:
+        raise ValueError(f"level must be a probability in (0, 1), got {level!r}.")
+    try:
+        x = np.asarray(x, dtype=float).ravel()
+        y = np.asarray(y, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError("fit_loglog_slope: x and y must be numeric sequences.") from None
+    if x.shape != y.shape:
+        raise ValueError(f"fit_loglog_slope: x and y must have the same length, got {x.size} and {y.size}.")
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     lx, ly = np.log(x[ok]), np.log(y[ok])
     n = lx.size
     if n < 2 or np.ptp(lx) == 0:
-        nan = float("nan")
-        return dict(slope=nan, intercept=nan, stderr=nan, ci_low=nan, ci_high=nan, r2=nan, n=n)
+        left = f" ({x.size - n} of {x.size} left out as non-finite or <= 0, e.g. diverged runs)" if n < x.size else ""
+        raise ValueError(f"fit_loglog_slope needs points at two or more distinct x (widths) with finite "
+                         f"positive y; got {n} usable point(s) at {len(set(lx.tolist()))} distinct x{left}.")
     A = np.stack([np.ones_like(lx), lx], 1)
     coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
     resid = ly - A @ coef
     dof = n - 2
     ss_tot = float(np.sum((ly - ly.mean()) ** 2))
     r2 = 1 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 1.0
+    slope = float(coef[1])
     if dof > 0:
         s2 = float(np.sum(resid**2)) / dof
         se = math.sqrt(s2 / float(np.sum((lx - lx.mean()) ** 2)))
         q = float(stdtrit(dof, 0.5 + level / 2))
+        lo, hi = slope - q * se, slope + q * se
     else:
-        se, q = float("nan"), float("nan")
-    slope = float(coef[1])
-    return dict(slope=slope, intercept=float(coef[0]), stderr=se, ci_low=slope - q * se,
-                ci_high=slope + q * se, r2=r2, n=n)
+        se, lo, hi = math.inf, -math.inf, math.inf
+    return dict(slope=slope, intercept=float(coef[0]), stderr=se, ci_low=lo, ci_high=hi, r2=r2, n=n)
 
 
 def log_widths(w_min: int, w_max: int, count: int) -> list:
     """`count` log-spaced integer widths from w_min to w_max (duplicates removed; at least two
     distinct widths, since these widths are for fitting a slope)."""
-    w_min, w_max, count = int(w_min), int(w_max), int(count)
+    w_min, w_max = V.check_int(w_min, "w_min", None), V.check_int(w_max, "w_max", None)
+    count = V.check_int(count, "count", None)
     if w_min < 1:
-        raise ValueError(f"The smallest width must be at least 1, got {w_min}.")
+        raise ValueError(f"The smallest width (w_min) must be at least 1, got {w_min}.")
     if w_max < w_min:
-        raise ValueError(f"The largest width ({w_max}) is below the smallest ({w_min}).")
+        raise ValueError(f"The largest width (w_max = {w_max}) is below the smallest (w_min = {w_min}).")
     if count < 2:
-        raise ValueError("Use at least 2 widths to fit a slope.")
+        raise ValueError(f"Use at least 2 widths (count = {count}) to fit a slope.")
     if w_max == w_min:
-        raise ValueError(f"The smallest and largest width are both {w_min}: a slope needs two "
+        raise ValueError(f"The smallest and largest width (w_min, w_max) are both {w_min}: a slope needs two "
                          "different widths; raise the largest width.")
     return sorted({int(round(v)) for v in np.geomspace(w_min, w_max, count)})
 
@@ -110,26 +126,52 @@ class SweepResult:
 
 
 def _check_sweep(widths, seeds, metrics, y_train, fit):
-    widths = [V.check_positive_int(w, "width") for w in widths]
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Iterable):
+        raise TypeError(f"widths must be a sequence of positive integers, got {widths!r}.")
+    widths = [V.check_positive_int(w, f"widths[{i}]") for i, w in enumerate(widths)]
     if not widths:
         raise ValueError("widths is empty; pass at least one width.")
     dup = sorted({w for w in widths if widths.count(w) > 1})
     if dup:
         raise ValueError(f"widths contains duplicates {dup}; pass each width once (use more "
                          "seeds for repeated runs of one width).")
-    seeds = [int(s) for s in seeds]
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise TypeError(f"seeds must be a sequence of integers (e.g. range(3)), got {seeds!r}.")
+    seeds = [V.check_int(s, f"seeds[{i}]", minimum=0) for i, s in enumerate(seeds)]
     if not seeds:
         raise ValueError("seeds is empty; pass at least one seed.")
+    if len(set(seeds)) < len(seeds):
+        raise ValueError(f"seeds contains duplicates {sorted({s for s in seeds if seeds.count(s) > 1})}: "
+                         "repeated seeds repeat the same network; pass distinct seeds.")
+    if isinstance(metrics, str):
+        metrics = (metrics,)
     unknown = set(metrics) - set(METRICS)
     if unknown:
         raise ValueError(f"Unknown metrics {sorted(unknown)}; choose from {METRICS}.")
     need_train = any(m in metrics for m in _TRAINING_METRICS)
     if need_train and y_train is None:
         raise ValueError("y_train is needed for the training metrics (weight/kernel change, lin_gap).")
+    fit = V.check_bool(fit, "fit")
     if fit and len(widths) < 2:
-        raise ValueError(f"A log-log slope needs at least 2 widths, got {widths}; add a width or "
+        raise ValueError(f"A log-log slope needs at least 2 widths, got widths={widths}; add a width or "
                          "pass fit=False.")
-    return widths, seeds, need_train
+    return widths, seeds, tuple(metrics), need_train, fit
+
+
+def _fit_metric(records, m, lr):
+    """fit_loglog_slope of one metric over the records; a clear error when diverged runs leave fewer
+    than two widths to fit."""
+    w = [r["width"] for r in records if m in r]
+    v = [r[m] for r in records if m in r]
+    good = {wi for wi, vi in zip(w, v) if np.isfinite(vi) and vi > 0}
+    if len(good) < 2:
+        bad = sum(1 for r in records if r.get("diverged"))
+        why = (f"{bad} of {len(records)} training runs diverged at learning_rate={lr:g}; lower the learning "
+               "rate (e.g. learning_rate=None for half the stable limit)") if bad else \
+            f"{m} is zero or not finite at all but {len(good)} width(s)"
+        raise H.NonFiniteError(f"No log-log slope of {m} can be fitted: {why}. Pass fit=False to keep the "
+                               "records without fits.")
+    return fit_loglog_slope(w, v)
 
 
 def _measure(net, params, rec, metrics, need_train, x_train, y_train, x_eval, kinf, train_kw):
@@ -172,7 +214,7 @@ def width_sweep(widths: Sequence[int], seeds: Sequence[int] = (0, 1, 2), *, x_tr
     from ..infinite import infinite_kernel
     from ..nets import mlp
 
-    widths, seeds, need_train = _check_sweep(widths, seeds, metrics, y_train, fit)
+    widths, seeds, metrics, need_train, fit = _check_sweep(widths, seeds, metrics, y_train, fit)
     x_train = V.check_inputs(x_train, "x_train")
     if y_train is not None:
         y_train = np.asarray(y_train)
@@ -195,8 +237,7 @@ def width_sweep(widths: Sequence[int], seeds: Sequence[int] = (0, 1, 2), *, x_tr
             records.append(_measure(net, params, {"width": w, "seed": s}, metrics, need_train,
                                     x_train, y_train, x_eval, kinf_w, train_kw))
             prog(len(records), len(widths) * len(seeds), f"width {w}, seed {s}")
-    fits = {m: fit_loglog_slope([r["width"] for r in records if m in r],
-                                [r[m] for r in records if m in r]) for m in metrics} if fit else {}
+    fits = {m: _fit_metric(records, m, lr) for m in metrics} if fit else {}
     config = dict(widths=widths, seeds=seeds, depth=depth, activation=str(activation), W_std=W_std,
                   b_std=b_std, parameterization=parameterization, learning_rate=lr, steps=steps,
                   optimizer=str(optimizer))

@@ -12,3 +12,10 @@
 Add a page: one `PageRecord` in registry.py (or `registry.register(...)`) and one file in
 pages/ (see docs/ARCHITECTURE.md).
 """
+
+# Plotly looks pandas up lazily (sys.modules) while validating figure data. Under concurrent
+# first visits one session thread could see the partially initialized module another thread is
+# still importing ("partially initialized module 'pandas' has no attribute 'Series'", seen in
+# tests/browser/test_load.py). Importing it here, once, before any page runs, closes that race:
+# app.py imports ntk.app first and other threads wait on the import lock.
+import pandas  # noqa: E402,F401

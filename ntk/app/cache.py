@@ -25,6 +25,7 @@ import streamlit as st
 from .. import _cache
 from ..export import jsonable
 from ..figures import apply_theme
+from . import cost as C
 from . import registry as R
 
 _CACHE_ENTRIES = 160  # results and built figures
@@ -170,6 +171,28 @@ def cached_result(fn_name: str, cfg: Mapping, progress: Optional[Callable] = Non
     return out
 
 
+def stored_result(fn_name: str, cfg: Mapping):
+    """The result of `<fn_name>(**cfg)` if it is in memory or on disk (never computes), else None."""
+    key = cache_key(fn_name, cfg)
+    hit = cache_get(key)
+    if hit is None:
+        hit = _disk_get(key)
+        if hit is not None:
+            cache_put(key, hit)
+    return hit
+
+
+def forget_result(fn_name: str, cfg: Mapping) -> None:
+    """Drop a result from memory and disk (to compute it again)."""
+    key = cache_key(fn_name, cfg)
+    store, lock, _ = _store()
+    with lock:
+        store.pop(key, None)
+    path = _disk_path(key)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
 def cached_figure(d: Mapping, data_fn: str, cfg: Mapping, fig_fn: str, kwargs: Mapping,
                   presenter_mode: bool = False):
     """`<fig_fn>(d, **kwargs)` with the theme applied, built once per (data configuration,
@@ -209,43 +232,101 @@ def _computing_figure(label: str):
     return fig
 
 
-def _progress_bar(label: str):
-    """A progress bar and the `progress(done, total, label)` callback that moves it."""
-    bar = st.progress(0.0, text=f"{label}…")
+def _progress_bar(label: str, estimate: Optional[float] = None):
+    """A progress bar and the `progress(done, total, label)` callback that moves it; the text
+    shows the elapsed time and the time left (extrapolated from the progress, or the estimate
+    before the first report)."""
+    first = f" (estimated {C.format_seconds(estimate)})" if estimate else ""
+    bar = st.progress(0.0, text=f"{label}…{first}")
     t0 = time.perf_counter()
 
     def progress(done, total, what=""):
+        el = time.perf_counter() - t0
+        left = C.eta(done, total, el)
+        if left is None and estimate:
+            left = max(estimate - el, 0.0)
+        tail = f", {C.format_seconds(left)} left" if left is not None else ""
         try:
             bar.progress(min(max(done / max(total, 1), 0.0), 1.0),
-                         text=f"{label}… {done}/{total} ({time.perf_counter() - t0:.1f} s)")
+                         text=f"{label}… {done}/{total} ({el:.0f} s{tail})")
         except Exception:  # the browser went away; keep computing for the cache
             pass
 
     return bar, progress
 
 
+def app_message(e: BaseException) -> str:
+    """An error of the library phrased for the app user: what to lower, never an argument the
+    app user cannot pass (batch_size, memory_budget)."""
+    import re
+
+    msg = str(e)
+    m = re.search(r"^(.*?) needs an estimated (.*?), above the memory budget of (.*?)\.", msg)
+    if m:
+        return (f"{m.group(1)} needs more memory than the app allows for one computation "
+                f"({m.group(2)} needed, {m.group(3)} allowed). Lower the number of points or the "
+                "width.")
+    msg = re.sub(r"\s*(Pass|Use a smaller) batch_size[^.]*\.", "", msg)
+    msg = re.sub(r"\s*Pass diag_reg[^.]*\.", " Lower the learning rate or use fewer points.", msg)
+    return msg.strip()
+
+
 def _report_error(e: BaseException) -> None:
-    if isinstance(e, (ValueError, TypeError, FloatingPointError, OverflowError)):
-        st.error(f"**Cannot compute this configuration.** {e}")
+    if isinstance(e, (ValueError, TypeError, FloatingPointError, OverflowError, RuntimeError)):
+        st.error(f"**Cannot compute this configuration.** {app_message(e)}")
     elif isinstance(e, MemoryError):
-        st.error("Out of memory: reduce the width or the number of points.")
+        st.error("Out of memory: lower the width or the number of points.")
     else:  # never a traceback in the app
         st.error(f"Unexpected error ({type(e).__name__}): {e}. Try other settings.")
 
 
-def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[dict]:
-    """`<fn_name>(**cfg)`, cached across reruns and sessions, with a progress bar.
+def _confirmed_key(fn_name: str, cfg: Mapping) -> str:
+    return "_confirmed_" + hashlib.sha256(cache_key(fn_name, cfg).encode()).hexdigest()[:16]
 
-    Returns None after showing `st.error` when the configuration is invalid or too expensive.
+
+def preflight(fn_name: str, cfg: Mapping) -> tuple:
+    """Before an uncached computation: (ok, estimated seconds). Shows a memory message and returns
+    (False, ...) when the choice needs more memory than the app allows; shows the estimate and a
+    confirm button, returning (False, ...) until pressed, when it exceeds `cost.CONFIRM_SECONDS`."""
+    c = C.estimate(fn_name, cfg)
+    if c is None:
+        return True, None
+    msg = C.memory_message(c, R.APP_MEMORY_BUDGET)
+    if msg is not None:
+        st.error(f"**Too large for the app.** {msg}")
+        return False, c.seconds
+    if c.seconds <= C.CONFIRM_SECONDS or st.session_state.get(_confirmed_key(fn_name, cfg)):
+        return True, c.seconds
+    st.warning(f"**This will take {C.format_seconds(c.seconds)}** on this machine now "
+               f"({c.what}). To make it faster, lower {c.lower}; or start it:")
+    ck = _confirmed_key(fn_name, cfg)
+    if st.button(f"Compute ({C.format_seconds(c.seconds)})", type="primary", key=f"confirm_{ck}",
+                 on_click=st.session_state.__setitem__, args=(ck, True)) or st.session_state.get(ck):
+        st.session_state[ck] = True
+        return True, c.seconds
+    return False, c.seconds
+
+
+def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[dict]:
+    """`<fn_name>(**cfg)`, cached across reruns and sessions, with a progress bar and time left.
+
+    An uncached configuration first goes through `preflight` (memory check, estimate, confirm
+    above ~20 s). Returns None after showing a message when the configuration is invalid, too
+    expensive or not confirmed yet.
     """
-    hit = cache_get(cache_key(fn_name, cfg))
+    key = cache_key(fn_name, cfg)
+    hit = cache_get(key)
     if hit is not None:
         return hit
-    bar, progress = _progress_bar(label)
+    ok, est = (True, None) if _disk_path(key) is not None and _disk_path(key).is_file() \
+        else preflight(fn_name, cfg)
+    if not ok:
+        return None
+    bar, progress = _progress_bar(label, est)
     # An empty chart frame while computing: the browser fetches and starts the plotly renderer
     # in parallel with the computation instead of after it (faster first page load).
     frame = st.empty()
-    frame.plotly_chart(_computing_figure(label), key=f"computing_{abs(hash(cache_key(fn_name, cfg)))}",
+    frame.plotly_chart(_computing_figure(label), key=f"computing_{abs(hash(key))}",
                        theme=None, config={"displayModeBar": False, "staticPlot": True})
     visit(+1)
     try:
@@ -259,5 +340,6 @@ def compute(fn_name: str, cfg: Mapping, label: str = "Computing") -> Optional[di
         frame.empty()
 
 
-__all__ = ["cache_get", "cache_key", "cache_put", "cached_figure", "cached_result", "clear_store",
-           "code_fingerprint", "compute", "result_sources", "results_dir"]
+__all__ = ["app_message", "cache_get", "cache_key", "cache_put", "cached_figure", "cached_result",
+           "clear_store", "code_fingerprint", "compute", "forget_result", "preflight",
+           "result_sources", "results_dir", "stored_result"]

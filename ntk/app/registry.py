@@ -52,8 +52,8 @@ ARCHITECTURE = (
     slider("depth", "Depth (hidden layers)", 1, 6),
     choice("activation", "Activation", ACTIVATIONS),
     slider("alpha", "Leaky ReLU α", 0.0, 1.0, step=0.05),
-    slider("W_std", "W_std (σ_w)", 0.1, 4.0, step=0.05),
-    slider("b_std", "b_std (σ_b)", 0.0, 2.0, step=0.05),
+    slider("W_std", "Weight scale $\\sigma_w$ (W_std)", 0.1, 4.0, step=0.05),
+    slider("b_std", "Bias scale $\\sigma_b$ (b_std)", 0.0, 2.0, step=0.05),
     choice("parameterization", "Parameterization", ["ntk", "standard"], kind="radio"),
 )
 

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+import math
+
 import streamlit as st
 
 from . import registry as R
+
+#: URL parameters every page understands besides its own settings.
+GLOBAL_PARAMS = ("presenter",)
 
 
 def presenter() -> bool:
@@ -62,6 +67,18 @@ def _encode(v) -> str:
     return str(v)
 
 
+def _short(raw: str, n: int = 40) -> str:
+    """A URL value quoted for a message, cut to `n` characters."""
+    return repr(raw[:n] + "…" if len(raw) > n else raw)
+
+
+def _number(s: str) -> float:
+    try:
+        return float(s)
+    except ValueError:
+        raise ValueError(f"{_short(s.strip(), 20)} is not a number") from None
+
+
 def _decode(s: str, default):
     if isinstance(default, bool):
         if s.lower() in ("1", "true", "yes", "on"):
@@ -70,9 +87,17 @@ def _decode(s: str, default):
             return False
         raise ValueError("expected 1 or 0")
     if isinstance(default, int):
-        return int(float(s)) if float(s).is_integer() else int(s)
+        f = _number(s)
+        if not math.isfinite(f):
+            raise ValueError(f"{s.strip()[:20]!r} is not a finite whole number")
+        if not f.is_integer():
+            raise ValueError(f"{_short(s.strip(), 20)} is not a whole number")
+        return int(f)
     if isinstance(default, float):
-        return float(s)
+        f = _number(s)
+        if math.isinf(f):
+            raise ValueError(f"{s.strip()[:20]!r} is not a finite number")
+        return f
     if isinstance(default, (list, tuple)):
         if s.strip() == "":
             return []
@@ -106,33 +131,54 @@ class PageState:
         return f"{self.page}__{name}"
 
     def _check(self, name, v):
+        """`v` if valid; numbers outside the widget's range are clamped (the message says so),
+        anything else raises ValueError with what is allowed."""
+        if isinstance(v, float) and v != v:
+            raise ValueError("NaN is not a valid number")
+        if isinstance(v, list):
+            v = list(dict.fromkeys(v))  # duplicates once
+            if len(v) > 64:
+                raise ValueError(f"{len(v)} values are too many")
         opts = self.options.get(name)
         vals = v if isinstance(v, list) else [v]
         if opts is not None:
             bad = [u for u in vals if u not in opts]
             if bad or (isinstance(v, list) and not v):
-                raise ValueError(f"{bad[0] if bad else '(empty)'} is not one of the available "
-                                 f"values {opts}")
+                shown = opts if len(opts) <= 12 else opts[:12] + ["…"]
+                raise ValueError(f"{str(bad[0])[:40] if bad else '(empty)'} is not one of the "
+                                 f"available values {shown}")
         rng = self.ranges.get(name)
         if rng is not None:
-            for u in vals:
-                if not (rng[0] <= u <= rng[1]):
-                    raise ValueError(f"{u} is outside the allowed range [{rng[0]}, {rng[1]}]")
-        if isinstance(v, float) and v != v:
-            raise ValueError("NaN is not a valid number")
+            lo, hi = rng
+            clamped = [min(max(u, lo), hi) for u in vals]
+            if clamped != vals:
+                fixed = clamped if isinstance(v, list) else clamped[0]
+                fixed = type(v)(fixed) if not isinstance(v, list) else fixed
+                self.errors.append(f"URL parameter {name}={_short(_encode(v))} is outside the allowed "
+                                   f"range [{lo}, {hi}]; using {name}={_encode(fixed)}.")
+                return fixed
         return v
 
     def _from_url(self, name, raw, default):
         try:
+            if len(raw) > 200:
+                raise ValueError(f"a value of {len(raw)} characters is too long")
             return self._check(name, _decode(raw, default))
-        except (ValueError, TypeError) as e:
-            self.errors.append(f"URL parameter {name}={raw!r} ignored: {e}. Using "
+        except (ValueError, TypeError, OverflowError) as e:
+            self.errors.append(f"URL parameter {name}={_short(raw)} ignored: {e}. Using "
                                f"{name}={_encode(default)!r}; change it with the controls.")
             return default
 
     def _load(self):
         ss = st.session_state
         qp = {k: st.query_params.get(k) for k in st.query_params.keys() if k in self.defaults}
+        unknown = [k for k in st.query_params.keys() if k not in self.defaults
+                   and k not in GLOBAL_PARAMS]
+        if unknown and st.session_state.get(f"_unknown_{self.page}") != unknown:
+            names = ", ".join(_short(k, 30) for k in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+            self.errors.append(f"URL parameter(s) {names} ignored: this page has no such setting. "
+                               f"Its settings: {', '.join(self.defaults)}.")
+        st.session_state[f"_unknown_{self.page}"] = unknown
         saved = ss.get(f"_saved_{self.page}", {})
         from_url = bool(qp) and qp != ss.get(f"_url_{self.page}")
         for name, default in self.defaults.items():

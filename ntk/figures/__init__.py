@@ -9,6 +9,8 @@ preset's plain data and returns a `plotly.graph_objects.Figure`:
 
 Nothing here computes kernels or imports streamlit.
 """
+from .architectures import (architecture_accuracy, architecture_convergence,
+                            architecture_heatmaps, architecture_spectra)
 from .convergence import convergence_figure
 from .home import home_figure
 from .kernel import circle_figure, empirical_heatmaps, infinite_heatmaps, kernel_heatmaps
@@ -22,7 +24,8 @@ from .theme import (CATEGORICAL, INFINITE_COLOR, LABELS, MODE_COLORS, apply_them
 from .training import final_predictions_figure, gap_figure, loss_figure, training_animation
 
 __all__ = [
-    "CATEGORICAL", "INFINITE_COLOR", "LABELS", "MODE_COLORS", "apply_theme", "circle_figure",
+    "architecture_accuracy", "architecture_convergence", "architecture_heatmaps",
+    "architecture_spectra", "CATEGORICAL", "INFINITE_COLOR", "LABELS", "MODE_COLORS", "apply_theme", "circle_figure",
     "convergence_figure", "eigenvalue_figure", "eigenvector_figure", "empirical_heatmaps",
     "final_predictions_figure", "function_quantiles", "gap_figure", "home_figure",
     "infinite_heatmaps", "kernel_drift_figure", "kernel_heatmaps", "kernel_on_circle",

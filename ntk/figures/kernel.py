@@ -23,20 +23,23 @@ def _heatmap_panels(d: dict, panels: Sequence[str], rows: int, cols: int, title:
     names = {"nngp_inf": "NNGP K∞", "ntk_inf": "NTK Θ∞",
              "ntk_emp": f"empirical Θ, width {d['width']}, seed {d['seed']}",
              "diff": f"Θ − Θ∞ (rel. error {d['rel_error']:.3g})"}
-    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.12, vertical_spacing=0.14,
+    bar = {"nngp_inf": "K∞", "ntk_inf": "Θ∞", "ntk_emp": "Θ", "diff": "Θ − Θ∞"}
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.14, vertical_spacing=0.2,
                         subplot_titles=[names[k] for k in panels])
     lim = float(np.max(np.abs(d["diff"]))) or 1.0
     for i, key in enumerate(panels):
         r, col = divmod(i, cols)
         diff = key == "diff"
         h = _heat(d[key], c, "RdBu_r" if diff else "Viridis", 0.0 if diff else None)
+        h.colorbar.title = dict(text=bar[key], side="top")
+        h.hovertemplate = f"x: %{{x:.3g}}<br>x′: %{{y:.3g}}<br>{bar[key]} = %{{z:.4g}}<extra></extra>"
         h.colorbar.update(x=0.44 if col == 0 else 1.0, len=0.42 if rows > 1 else 0.9,
                           y=(0.79 if r == 0 else 0.21) if rows > 1 else 0.5)
         if diff:
             h.update(zmin=-lim, zmax=lim)
         fig.add_trace(h, row=r + 1, col=col + 1)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title_text=d["coord_label"], row=rows)
+    fig.update_yaxes(autorange="reversed", title_text=f"x′: {d['coord_label']}")
+    fig.update_xaxes(title_text=f"x: {d['coord_label']}")
     return layout(fig, title, height=height)
 
 
@@ -67,8 +70,8 @@ def circle_figure(d: dict) -> go.Figure:
         col = width_color(w)
         curves = d["circle_curves"][i]
         for s, cv in enumerate(curves):
-            fig.add_trace(go.Scatter(x=g, y=cv, mode="lines", line=dict(color=col, width=1.2),
-                                     opacity=0.55, legendgroup=f"w{w}", showlegend=s == 0,
+            fig.add_trace(go.Scatter(x=g, y=cv, mode="lines", line=dict(color=col, width=1.8),
+                                     opacity=0.85, legendgroup=f"w{w}", showlegend=s == 0,
                                      name=f"width {w} ({len(curves)} seeds)"))
     inf = np.asarray(d["circle_inf"])
     if inf.ndim == 1:
@@ -80,4 +83,4 @@ def circle_figure(d: dict) -> go.Figure:
                                      line=dict(color=width_color(w), width=3, dash="dash")))
     fig.update_xaxes(title_text=d.get("circle_axis", "angle γ"))
     fig.update_yaxes(title_text="Θ(x₀, x(γ))")
-    return layout(fig, "NTK along the unit circle, x₀ = (1, 0)")
+    return layout(fig, d.get("circle_title", "NTK along the unit circle, x₀ = (1, 0)"))

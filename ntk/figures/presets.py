@@ -9,7 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .theme import CATEGORICAL, INFINITE_COLOR, layout, rgba, width_colors
+from .theme import (BAND_COLOR, CATEGORICAL, GUIDE_COLOR, INFINITE_COLOR, LABELS, SHORT_LABELS,
+                    layout, rgba, width_colors)
 
 _GROUPS = dict(groupclick="toggleitem")  # a click on a legend entry toggles that trace only
 
@@ -58,7 +59,7 @@ def function_quantiles(gamma, gamma_train, y_train, gp_mean, gp_std, quantiles,
     colors = width_colors(list(quantiles))
     fig = go.Figure()
     gp_mean, gp_std = np.asarray(gp_mean), np.asarray(gp_std)
-    _band(fig, gamma, gp_mean - z * gp_std, gp_mean + z * gp_std, "rgba(0,0,0,0.12)",
+    _band(fig, gamma, gp_mean - z * gp_std, gp_mean + z * gp_std, BAND_COLOR,
           "n=∞ GP 10–90 %", "gp")
     fig.add_trace(go.Scatter(x=gamma, y=gp_mean, mode="lines", name="n=∞ GP median",
                              legendgroup="gp", line=dict(color=INFINITE_COLOR, width=3)))
@@ -77,12 +78,6 @@ def function_quantiles(gamma, gamma_train, y_train, gp_mean, gp_std, quantiles,
                   xtitle="γ", ytitle="f(cos γ, sin γ)", legend=_GROUPS)
 
 
-LABELS = {
-    "kernel_error": "‖Θ₀ − Θ∞‖/‖Θ∞‖ (init)",
-    "weight_change": "‖θ_T − θ₀‖/‖θ₀‖",
-    "kernel_change": "‖Θ_T − Θ₀‖/‖Θ₀‖",
-    "lin_gap": "RMS(f − f_lin)/RMS(f_lin)",
-}
 
 
 def loglog_metrics(table, fits, metrics, ref_slope: float = -0.5) -> go.Figure:
@@ -103,7 +98,7 @@ def loglog_metrics(table, fits, metrics, ref_slope: float = -0.5) -> go.Figure:
         name = f"{LABELS.get(m, m)}: slope {s:.2f}"
         fig.add_trace(go.Scatter(x=widths, y=y, mode="markers", name=name, legendgroup=m,
                                  marker=dict(color=color, size=6, opacity=0.5),
-                                 hovertemplate="n=%{x}<br>%{y:.3g}<extra>" + m + "</extra>"))
+                                 hovertemplate="n=%{x}<br>%{y:.3g}<extra>" + SHORT_LABELS.get(m, m) + "</extra>"))
         means = np.array([np.nanmean(y[widths == w]) for w in ws])
         fig.add_trace(go.Scatter(x=ws, y=means, mode="markers", legendgroup=m, showlegend=False,
                                  marker=dict(color=color, size=10, symbol="diamond")))
@@ -114,7 +109,7 @@ def loglog_metrics(table, fits, metrics, ref_slope: float = -0.5) -> go.Figure:
             ref = means[0] * (ws / ws[0]) ** ref_slope
             fig.add_trace(go.Scatter(x=ws, y=ref, mode="lines", legendgroup=m,
                                      name=f"slope {ref_slope:g} reference", showlegend=i == 0,
-                                     line=dict(color="gray", width=1, dash="dash")))
+                                     line=dict(color=GUIDE_COLOR, width=1.5, dash="dash")))
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log")
     return layout(fig, "Lazy-regime diagnostics vs width (log-log)", xtitle="width n",
@@ -149,6 +144,9 @@ def linearization_dynamics(steps, f, f_lin, loss=None, loss_lin=None, labels=Non
                                      line=dict(color="black", width=2, dash="dash")), row=2, col=1)
         fig.update_yaxes(type="log", row=2, col=1)
     fig.update_xaxes(title_text="step", row=rows, col=1)
+    fig.update_yaxes(title_text="f(x)", row=1, col=1)
+    if rows == 2:
+        fig.update_yaxes(title_text="loss", row=2, col=1)
     return layout(fig, "Network vs its linearization during gradient descent",
                   height=600 if rows == 2 else 420, legend=_GROUPS)
 

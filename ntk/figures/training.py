@@ -7,10 +7,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .theme import INFINITE_COLOR, layout, width_color
+from .theme import BAND_COLOR, CLOSED_COLOR, INFINITE_COLOR, LIN_COLOR, layout, width_color
 
 
 def _x1d(d):
+    if "coord_test" in d:  # data on a curve given by its coordinate (e.g. a circle of images)
+        return d["coord_test"], d["coord_train"], d["coord_label"]
     if d["kind"] == "circle":
         return np.arctan2(d["x_test"][:, 1], d["x_test"][:, 0]), np.arctan2(
             d["x_train"][:, 1], d["x_train"][:, 0]), "angle γ"
@@ -25,18 +27,18 @@ def _frame_traces_1d(d, width, k):
     col = width_color(width)
     m, s = d["inf_mean"][k][order], d["inf_std"][k][order]
     tr = [go.Scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([m + 2 * s, (m - 2 * s)[::-1]]),
-                     fill="toself", fillcolor="rgba(0,0,0,0.10)", line=dict(width=0),
+                     fill="toself", fillcolor=BAND_COLOR, line=dict(width=0),
                      name="∞-width ensemble ± 2σ", hoverinfo="skip"),
           go.Scatter(x=xs, y=m, mode="lines", name="∞-width mean (closed form)",
                      line=dict(color=INFINITE_COLOR, dash="dash", width=2)),
           go.Scatter(x=xs, y=run["f_test"][k][order], mode="lines", name=f"network, width {width}",
                      line=dict(color=col, width=3)),
           go.Scatter(x=xs, y=run["lin_f_test"][k][order], mode="lines",
-                     name=f"linearized, width {width}", line=dict(color="#ff7f0e", width=2, dash="dot"))]
+                     name=f"linearized, width {width}", line=dict(color=LIN_COLOR, width=2.5, dash="dot"))]
     if "closed_f_test" in run:
         tr.append(go.Scatter(x=xs, y=run["closed_f_test"][k][order], mode="lines",
-                             name="closed form with Θ_emp", line=dict(color="#d62728", width=1.5,
-                                                                      dash="dashdot")))
+                             name="closed form with empirical Θ₀",
+                             line=dict(color=CLOSED_COLOR, width=2, dash="dashdot")))
     return tr
 
 
@@ -49,7 +51,9 @@ def _frame_traces_2d(d, width, k):
                                    (d["inf_mean"][k], "∞-width mean"))):
         out.append(go.Heatmap(x=ax, y=ax, z=z.reshape(g, g), zmin=-1.5, zmax=1.5, zmid=0,
                               colorscale="RdBu_r", showscale=j == 2, name=name,
-                              colorbar=dict(thickness=10)))
+                              colorbar=dict(thickness=10, title=dict(text="f(x)", side="top")),
+                              hovertemplate="x₁ %{x:.2f}, x₂ %{y:.2f}<br>f = %{z:.3f}<extra>" + name
+                              + "</extra>"))
     return out
 
 
@@ -62,7 +66,12 @@ def _add_animation(fig, d, width, make, step_buttons):
                        layout=go.Layout(title_text=f"Width {width}: step {steps[k]} of {steps[-1]}"))
               for k in range(nrec)]
     fig.frames = frames
-    slider = dict(active=nrec - 1, currentvalue=dict(prefix="step "), pad=dict(t=40),
+    # The play/pause buttons sit left of the slider on the same row (x < 0.2 ≤ slider), so they
+    # never cover the slider's step labels.
+    n_buttons = 4 if step_buttons else 2
+    x0 = 0.085 * n_buttons + 0.02
+    slider = dict(active=nrec - 1, currentvalue=dict(prefix="step "), pad=dict(t=55, b=10),
+                  x=x0, len=1.0 - x0, xanchor="left", y=0, yanchor="top",
                   steps=[dict(label=str(s), method="animate",
                               args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                                    transition=dict(duration=0))]) for s in steps])
@@ -78,8 +87,8 @@ def _add_animation(fig, d, width, make, step_buttons):
                    + buttons
                    + [dict(label="last ⏭", method="animate", args=[[str(steps[-1])], jump])])
     fig.update_layout(sliders=[slider], updatemenus=[dict(
-        type="buttons", direction="left", showactive=False, x=0.0, y=-0.12, xanchor="left",
-        yanchor="top", pad=dict(t=40, r=10), buttons=buttons)])
+        type="buttons", direction="left", showactive=False, x=x0, y=0, xanchor="right",
+        yanchor="top", pad=dict(t=72, r=12), buttons=buttons)])
 
 
 def training_animation(d: dict, width: Optional[int] = None, frame: Optional[int] = None,
@@ -99,7 +108,7 @@ def training_animation(d: dict, width: Optional[int] = None, frame: Optional[int
     k0 = nrec - 1 if frame is None else int(min(max(frame, 0), nrec - 1))
     if twod:
         fig = make_subplots(rows=1, cols=3, subplot_titles=("network", "linearized", "∞-width mean"),
-                            horizontal_spacing=0.04)
+                            horizontal_spacing=0.06)
         for j, tr in enumerate(make(d, width, k0)):
             fig.add_trace(tr, row=1, col=j + 1)
         for j in range(3):
@@ -109,6 +118,8 @@ def training_animation(d: dict, width: Optional[int] = None, frame: Optional[int
                                          marker=dict(color="black", symbol=sym, size=6),
                                          showlegend=False, name="train"), row=1, col=j + 1)
         fig.update_yaxes(scaleanchor="x", row=1, col=1)
+        fig.update_xaxes(title_text="x₁")
+        fig.update_yaxes(title_text="x₂", title_standoff=2)
     else:
         fig = go.Figure(make(d, width, k0))
         xt, xtr, xl = _x1d(d)
@@ -148,8 +159,11 @@ def final_predictions_figure(d: dict) -> go.Figure:
         for j, w in enumerate(d["widths"]):
             fig.add_trace(go.Heatmap(x=ax, y=ax, z=d["runs"][int(w)]["f_test"][-1].reshape(g, g),
                                      zmin=-1.5, zmax=1.5, colorscale="RdBu_r",
+                                     colorbar=dict(thickness=10, title=dict(text="f(x)", side="top")),
                                      showscale=j == len(d["widths"]) - 1), row=1, col=j + 1)
-        return layout(fig, "Final network output per width", height=360)
+        fig.update_xaxes(title_text="x₁")
+        fig.update_yaxes(title_text="x₂", title_standoff=2)
+        return layout(fig, "Final network output per width", height=380)
     xt, xtr, xl = _x1d(d)
     o = np.argsort(xt)
     fig = go.Figure()
@@ -192,7 +206,7 @@ def loss_figure(d: dict) -> go.Figure:
 
 
 def gap_figure(d: dict) -> go.Figure:
-    """RMS(f_t − f_t^lin) on the test points over time, one line per width (log-log)."""
+    """RMS(f_t − f_lin,t) / RMS(f_lin,T) on the test points over time, one line per width."""
     fig = go.Figure()
     for w in d["widths"]:
         run = d["runs"][int(w)]
@@ -202,5 +216,5 @@ def gap_figure(d: dict) -> go.Figure:
         fig.add_trace(go.Scatter(x=s, y=run["gap"][1:], mode="lines+markers", name=f"width {w}",
                                  line=dict(color=width_color(w), width=2.5), marker=dict(size=5)))
     fig.update_xaxes(type="log", title_text="step")
-    fig.update_yaxes(type="log", title_text="RMS(f − f_lin) / RMS(f_lin)")
-    return layout(fig, "Network vs linearization: the gap shrinks with width")
+    fig.update_yaxes(type="log", title_text="RMS(f − fₗᵢₙ) / RMS(fₗᵢₙ(T))")
+    return layout(fig, "Gap: network vs linearization")

@@ -8,7 +8,7 @@ Kernel state (channels are the infinite axis; batch of x1: n1, of x2: n2; spatia
 
     nngp (n1, n2, *P)   cross covariance of the layer's outputs E[z(x1)_s z(x2)_s']
     ntk  (n1, n2, *P)   tangent kernel (None = identically zero)
-    cov1 (n1, *P), cov2 (n2, *P)  each input's own covariance (cov2 None: x2 is x1)
+    cov  (n1 + n2, *P)  each input's own covariance, the n1 rows of x1 then the n2 of x2
 
 with P = (H, H', W, W', ...) interleaved pairs of positions (full spatial covariance) or
 P = (H, W, ...) (diagonal spatial: only s = s' is kept). Which one is tracked is decided once per
@@ -117,7 +117,7 @@ class _State:
     fresh weights this quantity depends on linearly-through-nonlinearities (for FanInSum);
     `why`: what made it non-Gaussian (for error messages)."""
 
-    __slots__ = ("nngp", "ntk", "cov1", "cov2", "shape", "diag", "kind", "acts", "deps", "why")
+    __slots__ = ("nngp", "ntk", "cov", "n1", "shape", "diag", "kind", "acts", "deps", "why")
 
     def __init__(self, **kw):
         for k in self.__slots__:
@@ -138,8 +138,7 @@ class _State:
         return self.replace(
             nngp=None if self.nngp is None else f(self.nngp, 2),
             ntk=None if (self.ntk is None or not ntk) else f(self.ntk, 2),
-            cov1=None if self.cov1 is None else f(self.cov1, 1),
-            cov2=None if self.cov2 is None else f(self.cov2, 1))
+            cov=f(self.cov, 1))
 
 
 class _Ctx:
@@ -174,12 +173,8 @@ def _diag_positions(C, nb: int, nsp: int):
 
 
 def _variances(s: _State):
-    """Per-position variances q1 (n1, *spatial), q2 (n2, *spatial) (q2 None if x2 is x1)."""
-    if s.diag:
-        return s.cov1, s.cov2
-    q1 = _diag_positions(s.cov1, 1, s.nsp)
-    q2 = None if s.cov2 is None else _diag_positions(s.cov2, 1, s.nsp)
-    return q1, q2
+    """Per-position variances q (n1 + n2, *spatial) of all inputs (x1's rows, then x2's)."""
+    return s.cov if s.diag else _diag_positions(s.cov, 1, s.nsp)
 
 
 def _interleave(q, lead: tuple, first: bool):
@@ -207,42 +202,35 @@ def _rsqrt(q):
 
 def _apply_activation(s: _State, act: A.Activation, ctx: _Ctx) -> _State:
     """Kernel of phi(z) for a Gaussian state z: E[phi(u) phi(v)] and Theta * E[phi'(u) phi'(v)],
-    (u, v) ~ N(0, [[q1(s), c(s, s')], [c(s, s'), q2(s')]]), for nngp, ntk, cov1, cov2."""
-    q1, q2 = _variances(s)
+    (u, v) ~ N(0, [[q1(s), c(s, s')], [c(s, s'), q2(s')]]), for nngp, ntk and cov."""
+    q = _variances(s)
     if act.closed_form:
         nmap, dmap = act.nngp_map, act.dot_map
     else:
-        qall = q1 if q2 is None else jnp.concatenate([q1.reshape(-1), q2.reshape(-1)])
-        nmap, dmap = A.pair_maps(act, ctx.rule(qall))
-    r1 = _rsqrt(q1)
-    r2 = r1 if q2 is None else _rsqrt(q2)
-    q2_ = q1 if q2 is None else q2
+        nmap, dmap = A.pair_maps(act, ctx.rule(q))
+    r = _rsqrt(q)
     out = {}
     if s.nngp is not None:
         n1, n2 = s.nngp.shape[:2]
+        q1, q2, r1, r2 = q[:n1], q[n1:], r[:n1], r[n1:]
         if s.diag:
             e = (slice(None), None)
             f = (None, slice(None))
-            qa, qb, ra, rb = q1[e], q2_[f], r1[e], r2[f]
+            qa, qb, ra, rb = q1[e], q2[f], r1[e], r2[f]
         else:
             qa, ra = _interleave(q1, (n1, 1), True), _interleave(r1, (n1, 1), True)
-            qb, rb = _interleave(q2_, (1, n2), False), _interleave(r2, (1, n2), False)
+            qb, rb = _interleave(q2, (1, n2), False), _interleave(r2, (1, n2), False)
         rho = _safe_rho(s.nngp, qa, qb, ra, rb)
         out["nngp"] = nmap(qa, qb, rho)
         if s.ntk is not None:
             out["ntk"] = dmap(qa, qb, rho) * s.ntk
-        elif ctx.get_ntk:
-            out["ntk"] = None
-    for name, cov, q, r in (("cov1", s.cov1, q1, r1), ("cov2", s.cov2, q2, r2)):
-        if cov is None:
-            continue
-        if s.diag:
-            out[name] = nmap(q, q, jnp.ones_like(q))
-        else:
-            b = q.shape[0]
-            qa, ra = _interleave(q, (b,), True), _interleave(r, (b,), True)
-            qb, rb = _interleave(q, (b,), False), _interleave(r, (b,), False)
-            out[name] = nmap(qa, qb, _safe_rho(cov, qa, qb, ra, rb))
+    if s.diag:
+        out["cov"] = nmap(q, q, jnp.ones_like(q))
+    else:
+        b = q.shape[0]
+        qa, ra = _interleave(q, (b,), True), _interleave(r, (b,), True)
+        qb, rb = _interleave(q, (b,), False), _interleave(r, (b,), False)
+        out["cov"] = nmap(qa, qb, _safe_rho(s.cov, qa, qb, ra, rb))
     return s.replace(**out)
 
 
@@ -308,12 +296,80 @@ def _window_sum(K, axes, k, s, out):
     return acc
 
 
+#: Pair maps on a spatial dimension of size L are applied as one matrix product (an (O*O, L*L)
+#: matrix acting on the flattened pair of axes) when L * L is at most this; larger sizes use
+#: padded window sums. The matrix form keeps XLA from fusing the shifted reads of one layer into
+#: the next ones (which kept every layer's terms alive and repeated their work).
+MATRIX_MAX = 256
+
+
+def _index(p, size, circular):
+    """Input index p (padded coordinates shifted back), wrapped or None outside [0, size)."""
+    if circular:
+        return p % size
+    return p if 0 <= p < size else None
+
+
+@functools.lru_cache(maxsize=256)
+def _conv_matrix(size, k, st, padding, pair):
+    """The patch-sum map of one spatial dimension as a matrix: pair=True (O*O, L*L) with
+    M[(a, b), (p, q)] = #{o: p = a*st + o - lo, q = b*st + o - lo}; pair=False (O, L)."""
+    lo, _, out = pads_for(size, k, st, padding)
+    circ = padding == "CIRCULAR"
+    if not pair:
+        M = np.zeros((out, size))
+        for a in range(out):
+            for o in range(k):
+                p = _index(a * st + o - lo, size, circ)
+                if p is not None:
+                    M[a, p] += 1.0
+        return M
+    M = np.zeros((out, out, size, size))
+    for o in range(k):
+        rows = [(a, _index(a * st + o - lo, size, circ)) for a in range(out)]
+        rows = [(a, p) for a, p in rows if p is not None]
+        for a, p in rows:
+            for b, q in rows:
+                M[a, b, p, q] += 1.0
+    return M.reshape(out * out, size * size)
+
+
+@functools.lru_cache(maxsize=256)
+def _pool_matrix(size, k, st, padding, normalize_edges):
+    """Average pooling of one axis as an (O, L) matrix (1/k per window entry, or 1/count with
+    SAME + normalize_edges; CIRCULAR wraps)."""
+    lo, _, out = pads_for(size, k, st, padding, "pooling window")
+    circ = padding == "CIRCULAR"
+    P = np.zeros((out, size))
+    for a in range(out):
+        idx = [_index(a * st + o - lo, size, circ) for o in range(k)]
+        idx = [p for p in idx if p is not None]
+        w = 1.0 / (len(idx) if (normalize_edges and padding == "SAME") else k)
+        for p in idx:
+            P[a, p] += w
+    return P
+
+
+def _apply_matrix(K, ax, M, npair):
+    """Contract the `npair` adjacent axes from `ax` (flattened) with M (out, in); same position."""
+    shp = K.shape
+    x = K.reshape(shp[:ax] + (-1,) + shp[ax + npair:])
+    y = jnp.tensordot(jnp.asarray(M, K.dtype), x, axes=([1], [ax]), precision=jax.lax.Precision.HIGHEST)
+    y = jnp.moveaxis(y, 0, ax)
+    out = int(round(M.shape[0] ** (1.0 / npair)))
+    return y.reshape(shp[:ax] + (out,) * npair + shp[ax + npair:])
+
+
 def conv_cov(K, nb, diag, filt, strides, padding):
     """Patch sum of a covariance: out[s, s'] = 1/|F| sum_{o in F} K[s*st + o, s'*st + o]
     (zero padding for SAME, periodic for CIRCULAR), separably over the spatial dimensions."""
     for i, (k, st) in enumerate(zip(filt, strides)):
         axes = (nb + i,) if diag else (nb + 2 * i, nb + 2 * i + 1)
-        lo, hi, out = pads_for(K.shape[axes[0]], k, st, padding)
+        size = K.shape[axes[0]]
+        if size * size <= MATRIX_MAX or diag:
+            K = _apply_matrix(K, axes[0], _conv_matrix(size, k, st, padding, not diag), len(axes))
+            continue
+        lo, hi, out = pads_for(size, k, st, padding)
         for ax in axes:
             K = _pad(K, ax, lo, hi, padding == "CIRCULAR")
         K = _window_sum(K, axes, k, st, out)
@@ -324,18 +380,14 @@ def pool_cov(K, nb, window, strides, padding, normalize_edges):
     """Average pooling of a full covariance: out[s, s'] = sum_{a, a'} K[s*st + a, s'*st + a'] /
     |window|^2 (each axis of a pair pooled on its own; SAME+normalize_edges divides by counts)."""
     for i, (k, st) in enumerate(zip(window, strides)):
-        for ax in (nb + 2 * i, nb + 2 * i + 1):
-            size = K.shape[ax]
-            lo, hi, out = pads_for(size, k, st, padding, "pooling window")
-            K = _pad(K, ax, lo, hi, padding == "CIRCULAR")
-            K = _window_sum(K, (ax,), k, st, out)
-            if normalize_edges and padding == "SAME":
-                cnt = _window_sum(np.pad(np.ones(size), (lo, hi)), (0,), k, st, out)
-                shape = [1] * K.ndim
-                shape[ax] = out
-                K = K / jnp.asarray(cnt.reshape(shape), K.dtype)
-            else:
-                K = K / float(k)
+        ax = nb + 2 * i
+        size = K.shape[ax]
+        P = _pool_matrix(size, k, st, padding, normalize_edges)
+        if size * size <= MATRIX_MAX:
+            K = _apply_matrix(K, ax, np.kron(P, P), 2)
+            continue
+        for a in (ax, ax + 1):
+            K = _apply_matrix(K, a, P, 1)
     return K
 
 
@@ -387,7 +439,7 @@ class Layer(tuple):
 
     Subclasses (one per layer type) implement
       _shape(shape)        per-example shape (spatial..., C) -> output shape (validating)
-      _init(key, shape)    -> params          _apply(params, x) -> y
+      _init(rng, shape)    -> params (rng: a `Sampler`)   _apply(params, x) -> y
       _kmap(state, ctx)    -> state           _nparams(shape) -> number of parameters
     """
 
@@ -428,6 +480,18 @@ class Layer(tuple):
     def __repr__(self):
         return self._repr
 
+    @property
+    def init_fn(self):
+        return self[0]
+
+    @property
+    def apply_fn(self):
+        return self[1]
+
+    @property
+    def kernel_fn(self):
+        return self[2]
+
     def __hash__(self):
         return id(self)
 
@@ -447,7 +511,7 @@ class Layer(tuple):
     def _nparams(self, shape):
         return 0
 
-    def _init(self, key, shape):
+    def _init(self, rng, shape):
         return ()
 
     def _check_params(self, params):
@@ -471,19 +535,29 @@ class Layer(tuple):
         record = []
         out = self._walk(ex, record)
         n = sum(layer._nparams(i) for layer, i, _ in record if not isinstance(layer, Composite))
-        itemsize = jnp.dtype(jnp.result_type(float)).itemsize
-        V.check_memory(n * itemsize, V.DEFAULT_MEMORY_BUDGET,
-                       f"The parameters of {self.name} ({n:,} numbers)",
+        dtype = jnp.dtype(jnp.result_type(float))
+        # one draw of up to 2n numbers (Sampler), then the parameters themselves
+        V.check_memory(3 * n * dtype.itemsize, V.DEFAULT_MEMORY_BUDGET,
+                       f"The parameters of {self.name} ({n:,} numbers, sampled in {dtype.name})",
                        "Use smaller widths / channel counts.")
-        params = self._init(key, ex)
+        params = self._init(Sampler(key, n, dtype), ex)
+        if not V.is_tracer(key):
+            params = jax.tree_util.tree_map(jax.device_put, params)
         return _add_batch(out, input_shape), params
 
     def _public_apply(self, params, inputs, **kwargs):
-        """apply_fn(params, x) -> outputs (x: (n, ..., C), channels last)."""
+        """apply_fn(params, x) -> outputs (x: (n, ..., C), channels last). Keyword arguments of
+        neural-tangents' apply_fn (rng, mask, ...) are accepted and unused (no stochastic layers)."""
         if not isinstance(inputs, (list, tuple)):
             if not hasattr(inputs, "shape") or not hasattr(inputs, "ndim"):
                 inputs = jnp.asarray(inputs)
-        return self._apply(params, inputs)
+        leaves = jax.tree_util.tree_leaves((params, inputs))
+        if any(V.is_tracer(v) for v in leaves) or not all(hasattr(v, "shape") for v in leaves):
+            return self._apply(params, inputs)
+        fn = self._programs.get("apply")
+        if fn is None:  # concrete call: one compiled program per shapes
+            fn = self._programs["apply"] = jax.jit(self._apply)
+        return fn(params, inputs)
 
     def _public_kernel(self, x1, x2=None, get=None, *, diagonal_spatial=None, diagonal_batch=None,
                   mask_constant=None, quadrature_degree=None,
@@ -507,6 +581,40 @@ class Layer(tuple):
 
 class Composite(Layer):
     """Marker for combinators (their parameters are counted in their children)."""
+
+
+def _bucket(n: int) -> int:
+    return max(64, 1 << (int(n) - 1).bit_length())
+
+
+@functools.lru_cache(maxsize=32)
+def _normal_program(size: int, dtype):
+    return jax.jit(lambda key: jax.random.normal(key, (size,), dtype))
+
+
+class Sampler:
+    """Standard normals for a network's parameters: all of them come from ONE draw
+    `normal(key, (n,))` (a power-of-two-sized one for a concrete key, so that the compiled sampler
+    is shared by networks of similar size), handed out in order by `normal(shape)`. A concrete
+    key slices on the host (no compilation per parameter shape); a traced key slices the traced
+    draw. Layers draw W then b, in the order the network lists them."""
+
+    def __init__(self, key, n: int, dtype):
+        self.pos, self.dtype = 0, dtype
+        if V.is_tracer(key):
+            self.flat, self.xp = jax.random.normal(key, (max(int(n), 1),), dtype), jnp
+        else:
+            self.flat, self.xp = np.asarray(_normal_program(_bucket(n), dtype)(key)), np
+
+    def normal(self, shape):
+        shape = tuple(int(d) for d in shape)
+        size = int(np.prod(shape))
+        out = self.flat[self.pos:self.pos + size].reshape(shape)
+        self.pos += size
+        return out
+
+    def scale(self, a, c):
+        return a * self.xp.asarray(c, a.dtype)
 
 
 def _strip_batch(shape):
@@ -624,7 +732,9 @@ def analyse(layer: Layer, ex_shape, diagonal_spatial=None):
     return out, diag, record
 
 
-def _input_state(x1, x2, diag, get_ntk, cov_only=False):
+def _input_state(x1, x2, diag, cov_only=False):
+    """State of the inputs: nngp = x1 x2^T / C per pair of positions (None with cov_only, where
+    x2 must be None), cov of all rows [x1; x2]."""
     C = x1.shape[-1]
     sp = x1.ndim - 2
     letters = "abcdefgh"[:sp]
@@ -636,21 +746,22 @@ def _input_state(x1, x2, diag, get_ntk, cov_only=False):
         pair = "".join(a + b for a, b in zip(letters, letters2))
         cross = f"n{letters}z,m{letters2}z->nm{pair}"
         own = f"n{letters}z,n{letters2}z->n{pair}"
+    xs = x1 if x2 is None else jnp.concatenate([x1, x2])
     if sp == 0:
-        nngp = None if cov_only else (x1 @ (x1 if x2 is None else x2).T) / C
-        cov1 = jnp.sum(x1 * x1, axis=1) / C
-        cov2 = None if x2 is None else jnp.sum(x2 * x2, axis=1) / C
+        nngp = None if cov_only else (x1 @ x2.T) / C
+        cov = jnp.sum(xs * xs, axis=1) / C
     else:
-        nngp = None if cov_only else jnp.einsum(cross, x1, x1 if x2 is None else x2) / C
-        cov1 = jnp.einsum(own, x1, x1) / C
-        cov2 = None if x2 is None else jnp.einsum(own, x2, x2) / C
-    return _State(nngp=nngp, ntk=None, cov1=cov1, cov2=cov2, shape=tuple(x1.shape[1:]), diag=diag,
+        nngp = None if cov_only else jnp.einsum(cross, x1, x2) / C
+        cov = jnp.einsum(own, xs, xs) / C
+    return _State(nngp=nngp, ntk=None, cov=cov, n1=x1.shape[0], shape=tuple(x1.shape[1:]), diag=diag,
                   kind="input", acts=None, deps=frozenset({0}), why="the network's inputs")
 
 
 def _run(layer, x1, x2, diag, get_ntk, rules, probe=False):
+    """(nngp, ntk or None) of `layer` between x1 and x2 (x2 None only with probe: the largest
+    variance at each quadrature activation)."""
     ctx = _Ctx(rules, get_ntk, probe)
-    s = _input_state(x1, x2, diag, get_ntk, cov_only=probe)
+    s = _input_state(x1, x2, diag, cov_only=probe)
     s = layer._kmap(s, ctx)
     s = materialize(s, ctx)
     if probe:
@@ -664,16 +775,20 @@ def _run(layer, x1, x2, diag, get_ntk, rules, probe=False):
 
 def count_numerical(layer, x1, diag):
     """Number of quadrature slots in the kernel program (traced abstractly, nothing compiled)."""
+    ckey = ("count", tuple(x1.shape[1:]), str(x1.dtype), diag)
+    if ckey in layer._programs:
+        return layer._programs[ckey]
     box = {}
 
     def f(x):
         ctx = _Ctx((), False, False)
-        s = _input_state(x, None, diag, False, cov_only=True)
+        s = _input_state(x, None, diag, cov_only=True)
         s = materialize(layer._kmap(s, ctx), ctx)
         box["n"] = ctx.slots
-        return s.cov1
+        return s.cov
 
     jax.eval_shape(f, jax.ShapeDtypeStruct((1,) + tuple(x1.shape[1:]), x1.dtype))
+    layer._programs[ckey] = box["n"]
     return box["n"]
 
 
@@ -699,17 +814,15 @@ def resolve_rules(layer, x1, x2, diag, quadrature_degree):
     return tuple(A.quadrature_rule(float(m)) for m in maxima)
 
 
-def program(layer, get_ntk, diag, rules, same):
-    """Jitted (x1, x2) -> (nngp, ntk) of the whole network (one compiled program per shapes)."""
-    key = ("main", get_ntk, diag, rules, same)
+def program(layer, get_ntk, diag, rules):
+    """Jitted (x1, x2) -> (nngp, ntk) of the whole network (one compiled program per shapes;
+    x2=None is evaluated as x2 = x1, so it shares the program of equal-sized x2)."""
+    key = ("main", get_ntk, diag, rules)
     fn = layer._programs.get(key)
     if fn is None:
-        if same:
-            def f(a, b):
-                return _run(layer, a, None, diag, get_ntk, rules)
-        else:
-            def f(a, b):
-                return _run(layer, a, b, diag, get_ntk, rules)
+        def f(a, b):
+            return _run(layer, a, b, diag, get_ntk, rules)
+
         fn = layer._programs[key] = jax.jit(f)
     return fn
 
@@ -745,8 +858,9 @@ def kernel_cost(record, n1, n2, diag, itemsize, get_ntk, rules):
 
 
 def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degree=None,
-                   memory_budget=V.DEFAULT_MEMORY_BUDGET, batch_size=None, progress=None):
-    """(nngp or None, ntk or None) of `layer` on x1, x2 (validated), optionally in blocks."""
+                   memory_budget=V.DEFAULT_MEMORY_BUDGET, batch_size=None, progress=None, devices=None):
+    """(nngp or None, ntk or None) of `layer` on x1, x2 (validated), optionally in exact blocks
+    spread over `devices` (default: all)."""
     from .._blocks import blocked_pairwise, to_jax
 
     x1 = check_x(x1, "x1")
@@ -768,7 +882,13 @@ def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degre
         V.check_memory(mem, memory_budget, f"The infinite-width kernel of {n1}x{n2} points of {layer.name}",
                        f"Pass batch_size (e.g. batch_size={_round_bs(bs)}) to ntk.infinite_kernel or use "
                        "ntk.batch(kernel_fn, batch_size) to compute it in exact blocks.")
-        nngp, ntk = program(layer, get_ntk, diag, rules, x2 is None)(x1, x1 if x2 is None else x2)
+        auto = _auto_block_size(mem, n1, n2, diag, x1, x2)
+        if auto is not None:
+            return compute_kernel(layer, x1, x2, names, diagonal_spatial, quadrature_degree, memory_budget,
+                                  auto, progress, devices)
+        nngp, ntk = program(layer, get_ntk, diag, rules)(x1, x1 if x2 is None else x2)
+        if x2 is None and not diag:  # exactly symmetric (sums over position pairs round in either order)
+            nngp, ntk = _symmetrize(nngp), _symmetrize(ntk)
         if progress is not None:
             progress(1, 1)
         return (nngp if "nngp" in names else None), ntk
@@ -778,9 +898,45 @@ def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degre
     order = tuple(g for g in GETS if g in names)
     fn = block_program(layer, order, diag, rules)
     symmetric = x2 is None and len(out) == 1
-    res = blocked_pairwise(fn, x1, x1 if x2 is None else x2, bs, progress, symmetric=symmetric)
+    res = blocked_pairwise(fn, x1, x1 if x2 is None else x2, bs, progress, devices=devices, symmetric=symmetric)
     vals = dict(zip(order, (to_jax(r) for r in res)))
     return vals.get("nngp"), vals.get("ntk")
+
+
+#: Kernels with full spatial covariances estimated above this many bytes (None: 64 MiB on CPU,
+#: 1 GiB on accelerators) are computed in exact blocks of about this size even without
+#: batch_size: the peak memory stays near one block, the blocks' arrays stay in cache, and with
+#: x2=None only the blocks on and above the diagonal are computed (about half the work).
+AUTO_BLOCK_BYTES = None
+
+
+def _auto_block_bytes():
+    if AUTO_BLOCK_BYTES is not None:
+        return AUTO_BLOCK_BYTES
+    return 64 * 1024**2 if jax.default_backend() == "cpu" else 1024**3
+
+
+def _auto_block_size(mem, n1, n2, diag, x1, x2):
+    """A balanced block size for a large full-spatial kernel, or None (compute it in one piece)."""
+    limit = _auto_block_bytes()
+    if diag or mem <= limit or V.is_tracer(x1) or (x2 is not None and V.is_tracer(x2)):
+        return None
+    per_pair = mem / max(n1 * n2, 1)
+    bs = max(8, int(math.sqrt(limit / per_pair)))
+    if bs >= max(n1, n2):
+        return None
+    nb = -(-max(n1, n2) // bs)
+    return -(-max(n1, n2) // nb)
+
+
+@jax.jit
+def _symmetrize(K):
+    """(K + K^T) / 2 with K^T swapping the batch axes and each (s, s') pair: exactly symmetric,
+    equal to K up to rounding (the diagonal is unchanged)."""
+    if K is None:
+        return None
+    perm = (1, 0) + tuple(a for i in range(2, K.ndim, 2) for a in (i + 1, i))
+    return 0.5 * (K + K.transpose(perm))
 
 
 def _round_bs(bs):

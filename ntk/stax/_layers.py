@@ -62,11 +62,10 @@ class _Serial(Composite):
             shape = layer._shape(shape)
         return shape
 
-    def _init(self, key, shape):
+    def _init(self, rng, shape):
         params = []
         for layer in self.layers:
-            key, sub = jax.random.split(key)
-            params.append(layer._init(sub, shape))
+            params.append(layer._init(rng, shape))
             shape = layer._shape(shape)
         return tuple(params)
 
@@ -125,9 +124,8 @@ class _Parallel(Composite):
     def _shape(self, shape):
         return [lay._shape(sh) for lay, sh in zip(self.layers, self._inputs(shape))]
 
-    def _init(self, key, shape):
-        keys = jax.random.split(key, len(self.layers))
-        return tuple(lay._init(k, sh) for lay, k, sh in zip(self.layers, keys, self._inputs(shape)))
+    def _init(self, rng, shape):
+        return tuple(lay._init(rng, sh) for lay, sh in zip(self.layers, self._inputs(shape)))
 
     def _apply(self, params, x):
         if not isinstance(params, (list, tuple)) or len(params) != len(self.layers):
@@ -212,7 +210,7 @@ class _FanInSum(Layer):
         gauss = all(st.kind == "gauss" for st in states)
         return states[0].replace(
             nngp=add([st.nngp for st in states]), ntk=add([st.ntk for st in states]),
-            cov1=add([st.cov1 for st in states]), cov2=add([st.cov2 for st in states]),
+            cov=add([st.cov for st in states]),
             kind="gauss" if gauss else "other", why="a sum of non-Gaussian branches",
             deps=frozenset().union(*[st.deps for st in states]))
 
@@ -261,7 +259,7 @@ class _FanInConcat(Layer):
 
         return states[0].replace(
             nngp=mix([st.nngp for st in states]), ntk=mix([st.ntk for st in states]),
-            cov1=mix([st.cov1 for st in states]), cov2=mix([st.cov2 for st in states]),
+            cov=mix([st.cov for st in states]),
             shape=out_shape, kind="other", why="the output of FanInConcat",
             deps=frozenset().union(*[st.deps for st in states]))
 
@@ -337,9 +335,8 @@ class _Affine(Layer):
                 ntk = self._fan_in(s.shape) * pn + (0.0 if pt is None else W2 * pt)
                 if self.b_std is not None:
                     ntk = ntk + 1.0
-        cov1 = W2 * patch(s.cov1, 1) + b2
-        cov2 = None if s.cov2 is None else W2 * patch(s.cov2, 1) + b2
-        return s.replace(nngp=nngp, ntk=ntk, cov1=cov1, cov2=cov2, shape=out_shape, kind="gauss",
+        cov = W2 * patch(s.cov, 1) + b2
+        return s.replace(nngp=nngp, ntk=ntk, cov=cov, shape=out_shape, kind="gauss",
                          acts=None, deps=frozenset({ctx.token()}), why=None)
 
     def _scales(self, fan_in):
@@ -368,14 +365,13 @@ class _Dense(_Affine):
     def _nparams(self, shape):
         return shape[-1] * self.out_dim + (self.out_dim if self.b_std is not None else 0)
 
-    def _init(self, key, shape):
-        k1, k2 = jax.random.split(key)
+    def _init(self, rng, shape):
         C = shape[-1]
-        W = jax.random.normal(k1, (C, self.out_dim))
-        b = None if self.b_std is None else jax.random.normal(k2, (1,) * len(shape) + (self.out_dim,))
+        W = rng.normal((C, self.out_dim))
+        b = None if self.b_std is None else rng.normal((1,) * len(shape) + (self.out_dim,))
         if self.parameterization == "standard":
-            W = W * (self.W_std / math.sqrt(C))
-            b = None if b is None else b * self.b_std
+            W = rng.scale(W, self.W_std / math.sqrt(C))
+            b = None if b is None else rng.scale(b, self.b_std)
         return (W, b)
 
     def _apply(self, params, x):
@@ -399,6 +395,17 @@ def Dense(out_dim: int, W_std: float = 1.0, b_std: float | None = None, batch_ax
     _check_axes(batch_axis, channel_axis)
     _check_s(s, parameterization)
     return _Dense(out_dim, W_std, b_std, parameterization)
+
+
+def dense_layer(out_dim: int, W_std, b_std, parameterization: str) -> Layer:
+    """Dense without argument checks (for ntk.mlp, whose arguments are already validated):
+    W_std / b_std may be traced values, e.g. to differentiate kernels in the hyperparameters."""
+    d = _Dense.__new__(_Dense)
+    d.out_dim, d.W_std, d.b_std, d.parameterization = int(out_dim), W_std, b_std, parameterization
+    traced = any(isinstance(v, jax.core.Tracer) for v in (W_std, b_std))
+    d._named(f"Dense({d.out_dim}, W_std={'<traced>' if traced else _fmt(W_std)}, "
+             f"b_std={'<traced>' if traced else _fmt(b_std)}, parameterization={parameterization!r})")
+    return d
 
 
 def _dim_numbers(nsp):
@@ -451,14 +458,13 @@ class _Conv(_Affine):
     def _nparams(self, shape):
         return self._fan_in(shape) * self.out_chan + (self.out_chan if self.b_std is not None else 0)
 
-    def _init(self, key, shape):
+    def _init(self, rng, shape):
         self._shape(shape)
-        k1, k2 = jax.random.split(key)
-        W = jax.random.normal(k1, self.filter_shape + (shape[-1], self.out_chan))
-        b = None if self.b_std is None else jax.random.normal(k2, (1,) * (self.nsp + 1) + (self.out_chan,))
+        W = rng.normal(self.filter_shape + (shape[-1], self.out_chan))
+        b = None if self.b_std is None else rng.normal((1,) * (self.nsp + 1) + (self.out_chan,))
         if self.parameterization == "standard":
-            W = W * (self.W_std / math.sqrt(self._fan_in(shape)))
-            b = None if b is None else b * self.b_std
+            W = rng.scale(W, self.W_std / math.sqrt(self._fan_in(shape)))
+            b = None if b is None else rng.scale(b, self.b_std)
         return (W, b)
 
     def _apply(self, params, x):
@@ -551,10 +557,11 @@ class _AvgPool(Layer):
         if pad == "CIRCULAR":
             x = _circular_pad(x, self.window_shape, self.strides, range(1, 1 + nsp))
             pad = "VALID"
-        out = jax.lax.reduce_window(x, jnp.zeros((), x.dtype), jax.lax.add, win, st, pad)
+        # a Python 0.0 init makes this reduce_window_sum, which reverse-mode autodiff can transpose
+        out = jax.lax.reduce_window(x, 0.0, jax.lax.add, win, st, pad)
         if self.normalize_edges and pad == "SAME":
             ones = jnp.ones((1,) + x.shape[1:-1] + (1,), x.dtype)
-            return out / jax.lax.reduce_window(ones, jnp.zeros((), x.dtype), jax.lax.add, win, st, pad)
+            return out / jax.lax.reduce_window(ones, 0.0, jax.lax.add, win, st, pad)
         return out / float(np.prod(self.window_shape))
 
     def _kmap(self, s, ctx):
@@ -678,25 +685,22 @@ class _LayerNorm(Layer):
                 q = jnp.broadcast_to(q, (q.shape[0],) + tuple(s.shape[:-1]))
             return jax.lax.rsqrt(q)
 
-        r1 = var(s.cov1)
-        r2 = r1 if s.cov2 is None else var(s.cov2)
+        r = var(s.cov)
         out = {}
         if s.nngp is not None:
             n1, n2 = s.nngp.shape[:2]
+            r1, r2 = r[:n1], r[n1:]
             if s.diag:
                 f = r1[:, None] * r2[None, :]
             else:
                 f = _interleave(r1, (n1, 1), True) * _interleave(r2, (1, n2), False)
             out["nngp"] = s.nngp * f
             out["ntk"] = None if s.ntk is None else s.ntk * f
-        for name, cov, r in (("cov1", s.cov1, r1), ("cov2", s.cov2, r2)):
-            if cov is None:
-                continue
-            if s.diag:
-                out[name] = cov * r * r
-            else:
-                b = r.shape[0]
-                out[name] = cov * (_interleave(r, (b,), True) * _interleave(r, (b,), False))
+        if s.diag:
+            out["cov"] = s.cov * r * r
+        else:
+            b = r.shape[0]
+            out["cov"] = s.cov * (_interleave(r, (b,), True) * _interleave(r, (b,), False))
         return s.replace(**out)
 
 

@@ -192,10 +192,10 @@ def test_spectrum_default_and_unstable_lr():
     at = run_page("spectrum", {"n_train": "16", "steps": "100"})
     assert_clean(at)
     d = P.spectrum_data(n_train=16, steps=100)
-    assert float(metric(at, "η_max")) == pytest.approx(d["lr_max"], rel=1e-3)
+    assert float(metric(at, "ηₘₐₓ")) == pytest.approx(d["lr_max"], rel=1e-3)
     (fig,) = charts(at)  # one figure: eigenvalues (top), eigenvectors and modes (bottom)
     assert fig["layout"]["yaxis"]["type"] == "log"
-    emp = [t for t in fig["data"] if t["name"].startswith("Θ_emp")][0]
+    emp = [t for t in fig["data"] if t["name"].startswith("empirical Θ₀")][0]
     np.testing.assert_allclose(as_array(emp["y"]), np.maximum(d["eigvals"], 1e-12), rtol=1e-4)
     at.slider(key="spectrum__lr_fraction").set_value(1.5).run()
     assert not at.exception
@@ -209,7 +209,7 @@ def test_spectrum_default():
     assert_clean(at)
     (fig,) = charts(at)
     modes = [t for t in fig["data"] if t.get("legendgroup", "").startswith("m")]
-    assert len(modes) == 3 * 6  # eigenvector, theory line and network markers per mode
+    assert len(modes) == 4 * 6  # eigenvector, theory line, network and linearized markers per mode
 
 
 def _run_snippet(code):

@@ -38,7 +38,7 @@ def test_prewarm_status_off_in_tests():
     status = prewarm.start_prewarm()
     assert status["enabled"] is False and status["done"] == [] and not status["finished"]
     assert status["pages"] == list(R.prewarm_pages())
-    assert status["pages"] == ["kernel", "convergence", "training", "lazy", "spectrum"]
+    assert status["pages"] == ["kernel", "convergence", "training", "lazy", "spectrum", "architectures"]
 
 
 def test_prewarm_gives_way_to_a_visitor(monkeypatch):

@@ -1,6 +1,6 @@
 """Cross-check of ntk against neural-tangents 0.6.5 (the pinned reference env, .venv-ref).
 
-Pipeline (run once per test session, shared by xdist workers through a lock file):
+Pipeline (run once per test session, in the background from its start: pipelines.py):
   1. ``make_cases.py OUT`` in a subprocess of this interpreter (main env, float64): case file and
      our values;
   2. ``.venv-ref/bin/python nt_oracle.py OUT/cases.npz OUT/nt.npz``: NT's values (float64);
@@ -14,14 +14,12 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 
 import make_cases as mc
+import pipelines
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -46,9 +44,6 @@ TOLERANCES = {
 #: an NT quadrature value is a valid reference only if NT's deg-128 and deg-256 rules agree this well
 QUAD_REFERENCE_MAX = 1e-6
 
-PIPELINE_TIMEOUT = 1200  # seconds, for both subprocesses together
-
-
 def _require_ref_env():
     if REF_PY.exists():
         return
@@ -68,48 +63,20 @@ def _shared_dir(tmp_path_factory) -> pathlib.Path:
     return d
 
 
-def _run(cmd, log, timeout):
-    t0 = time.perf_counter()
-    p = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True,
-                       timeout=timeout)
-    log.append(f"$ {' '.join(map(str, cmd))}  ({time.perf_counter() - t0:.1f}s, rc={p.returncode})"
-               f"\n{p.stdout[-4000:]}{p.stderr[-4000:]}")
-    if p.returncode != 0:
-        raise RuntimeError("\n".join(log))
-
-
-def _pipeline(d: pathlib.Path):
-    log = []
-    t0 = time.perf_counter()
-    _run([sys.executable, HERE / "make_cases.py", d], log, PIPELINE_TIMEOUT)
-    left = PIPELINE_TIMEOUT - (time.perf_counter() - t0)
-    _run([REF_PY, HERE / "nt_oracle.py", d / "cases.npz", d / "nt.npz"], log, max(left, 60))
-    (d / "log.txt").write_text("\n".join(log))
+def _ready(part, tmp_path_factory) -> pathlib.Path:
+    """The folder with `part`'s outputs (tests/reference/pipelines.py: started in the background at
+    session start, or run here once per session)."""
+    _require_ref_env()
+    try:
+        return pipelines.wait(part, _shared_dir(tmp_path_factory))
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def results(tmp_path_factory):
-    """(ours, nt, meta) dicts, computed once per session whichever worker gets here first."""
-    _require_ref_env()
-    d = _shared_dir(tmp_path_factory)
-    done, failed, lock = d / "done", d / "failed", d / "lock"
-    deadline = time.monotonic() + PIPELINE_TIMEOUT + 120
-    while not (done.exists() or failed.exists()):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for the NT reference pipeline in {d}")
-            time.sleep(1.0)
-            continue
-        os.close(fd)
-        try:
-            _pipeline(d)
-            done.touch()
-        except Exception as e:  # let the other workers see it instead of waiting
-            failed.write_text(f"{type(e).__name__}: {e}")
-    if failed.exists():
-        pytest.fail("NT reference pipeline failed:\n" + failed.read_text(), pytrace=False)
+    """(ours, nt, meta) dicts, computed once per session."""
+    d = _ready("nt", tmp_path_factory)
     with np.load(d / "ours.npz", allow_pickle=False) as z:
         ours = {k: z[k] for k in z.files}
     with np.load(d / "nt.npz", allow_pickle=False) as z:
@@ -158,10 +125,7 @@ def test_case(results, name):
 
 
 @pytest.mark.slow
-def test_oracle_selfcheck():
+def test_oracle_selfcheck(tmp_path_factory):
     """The oracle itself against closed forms, identities and large-width convergence (~75 s)."""
-    _require_ref_env()
-    p = subprocess.run([str(REF_PY), str(HERE / "oracle_selfcheck.py")], cwd=ROOT,
-                       capture_output=True, text=True, timeout=900)
-    assert p.returncode == 0, p.stdout[-6000:] + p.stderr[-3000:]
-    assert ", 0 failed" in p.stdout
+    log = (_ready("selfcheck", tmp_path_factory) / "selfcheck.log").read_text()
+    assert ", 0 failed" in log, log[-6000:]

@@ -26,6 +26,7 @@ from .jacot_fig1 import jacot_fig1
 from .jacot_fig2 import jacot_fig2
 from .lee2019 import lee2019
 from .nt_cookbook import nt_cookbook
+from .stax_cnn import stax_cnn
 
 
 def list_presets() -> list:
@@ -45,4 +46,4 @@ def run(name: str, fast: bool = False, progress=None, **kwargs) -> PresetResult:
 
 
 __all__ = ["PRESETS", "PresetInfo", "PresetResult", "get_preset", "jacot_fig1", "jacot_fig2",
-           "lee2019", "list_presets", "nt_cookbook", "run", "train_ensemble"]
+           "lee2019", "list_presets", "nt_cookbook", "run", "stax_cnn", "train_ensemble"]

@@ -98,6 +98,13 @@ def pick(value, default, fast_value, fast):
     return fast_value if fast else default
 
 
+def work(net, in_dim: int, steps: int = 1) -> int:
+    """Units of progress for training `net` `steps` steps (~ parameters × steps / 10⁴): presets
+    count progress in these, so progress fractions, and the times left extrapolated from them,
+    follow the real cost (a width-10000 net counts for far more than a width-500 one)."""
+    return max(1, int(round(net.num_params(in_dim) * max(int(steps), 1) / 1e4)))
+
+
 def seed_list(seeds) -> list:
     return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
 

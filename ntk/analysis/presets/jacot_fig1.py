@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from ._base import Progress, Tracker, pick, register, result, seed_list, stable_lr
+from ._base import Progress, Tracker, pick, register, result, seed_list, stable_lr, work
 from .text import jacot_fig1_labels
 
 
@@ -33,7 +33,7 @@ def _one_width(net, w, seeds, ds, x0, k_inf, lr, steps, tr):
         dev0.append(np.max(np.abs(th0 - k_inf)) / peak)
         devT.append(np.max(np.abs(thT - k_inf)) / peak)
         chg.append(np.max(np.abs(thT - th0)) / peak)
-        tr(f"width {w}, seed {s}")
+        tr(f"width {w}, seed {s}", work(net, 2, steps))
     return curves, {f"dev_init_w{w}": float(np.max(dev0)), f"dev_trained_w{w}": float(np.max(devT)),
                     f"change_w{w}": float(np.mean(chg)), f"final_loss_w{w}": float(np.mean(losses))}
 
@@ -68,7 +68,7 @@ def jacot_fig1(fast: bool = False, widths=None, seeds=None, depth: int = 3, n_an
     k_inf = np.asarray(infinite_kernel(nets[widths[0]], x0, ds.x_test, get="ntk").ntk)[0]
     lr = float(learning_rate) if learning_rate is not None else stable_lr(nets[widths[0]], ds.x_train)
     steps = max(1, int(math.ceil(train_time / lr)))
-    tr = Tracker(progress, len(widths) * len(seeds))
+    tr = Tracker(progress, sum(len(seeds) * work(nets[w], 2, steps) for w in widths))
     tr.start("initialising")
     curves, numbers = [], {}
     for w in widths:

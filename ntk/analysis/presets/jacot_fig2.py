@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from ..ensemble import train_ensemble
-from ._base import Progress, Tracker, pick, register, result, rms, stable_lr
+from ._base import Progress, Tracker, pick, register, result, rms, stable_lr, work
 from .text import jacot_fig2_labels
 
 Z90 = 1.2815515655446004  # standard normal 90 % quantile
@@ -64,13 +64,16 @@ def jacot_fig2(fast: bool = False, widths=None, n_nets=None, depth: int = 3, n_t
     lr = float(learning_rate) if learning_rate is not None else stable_lr(nets[widths[0]], ds.x_train)
     steps = max(1, int(math.ceil(train_time / lr)))
     gp_mean, gp_std = _gp(nets[widths[0]], ds, lr, steps)
-    tr = Tracker(progress, len(widths) * n_nets)
+    unit = {w: work(nets[w], 2, steps) for w in widths}
+    start = {w: n_nets * sum(unit[v] for v in widths[:i]) for i, w in enumerate(widths)}
+    tr = Tracker(progress, n_nets * sum(unit.values()))
     tr.start("initialising")
     quant, numbers, finals = {}, {}, {}
     for i, w in enumerate(widths):
         out = train_ensemble(nets[w], range(n_nets), ds.x_train, ds.y_train, ds.x_test,
                              learning_rate=lr, steps=steps, chunk=chunk,
-                             progress=lambda d, _t, _l, w=w, i=i: tr.at(i * n_nets + d, f"width {w}"))
+                             progress=lambda d, _t, _l, w=w: tr.at(start[w] + d * unit[w],
+                                                                          f"width {w}: {d}/{n_nets} nets"))
         finals[w] = out["f_test"][:, -1, :]  # (E, m)
         quant[w], nums = _width_numbers(w, finals[w], out["f_train"][:, -1, :], ds.y_train,
                                         gp_mean, gp_std)

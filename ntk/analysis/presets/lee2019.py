@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import sweeps
 from ..metrics import lin_gap_curve
-from ._base import Progress, Tracker, pick, register, result, seed_list
+from ._base import Progress, Tracker, pick, register, result, seed_list, work
 from .text import lee2019_labels
 
 
@@ -61,17 +61,23 @@ def lee2019(fast: bool = False, widths=None, seeds=None, depth: int = 2, activat
     n_train, steps = int(pick(n_train, 64, 16, fast)), int(pick(steps, 300, 60, fast))
     dyn_width = int(pick(dyn_width, 1024, 256, fast))
     ds = data.digits(n_train, max(dyn_points, 8), seed=data_seed)
-    tr = Tracker(progress, len(widths) * len(seeds) + 2)
+    # Progress in units of work: the sweep runs widths in order, every seed of a width in turn.
+    unit = [work(mlp([w] * depth, 1, activation, W_std, b_std, "ntk"), ds.x_train.shape[1], steps)
+            for w in widths for _ in seeds]
+    done_at = np.concatenate([[0], np.cumsum(unit)])
+    dyn_unit = work(mlp([dyn_width] * depth, 1, activation, W_std, b_std, "ntk"), ds.x_train.shape[1],
+                    steps)
+    tr = Tracker(progress, int(done_at[-1]) + dyn_unit + 1)
     tr.start("width sweep")
     sweep = sweeps.width_sweep(widths, seeds, x_train=ds.x_train, y_train=ds.y_train,
                                x_test=ds.x_test, depth=depth, activation=activation, W_std=W_std,
                                b_std=b_std, steps=steps,
-                               progress=lambda d, t, _l: tr.at(d, f"width sweep {d}/{t}"))
+                               progress=lambda d, t, lab: tr.at(int(done_at[d]), f"width sweep: {lab}"))
     lr = float(sweep.config["learning_rate"])
-    tr("training the network and its linearization", 1)
+    tr.start(f"training the network (width {dyn_width}) and its linearization")
     res = _dynamics(mlp([dyn_width] * depth, 1, activation, W_std, b_std, "ntk"), ds, lr, steps,
                     dyn_points)
-    tr("done", 1)
+    tr("done", dyn_unit + 1)
     f, fl = res.f_test[..., 0], res.lin_f_test[..., 0]
     gap_t = lin_gap_curve(f, fl)
     numbers = _sweep_numbers(sweep, widths)
@@ -80,7 +86,7 @@ def lee2019(fast: bool = False, widths=None, seeds=None, depth: int = 2, activat
     table = sweep.table()
     figs = {"scaling": loglog_metrics(table, sweep.fits, list(sweep.fits)),
             "dynamics": linearization_dynamics(res.steps, f, fl, res.loss_train, res.lin_loss_train,
-                                               [f"x_test[{j}]" for j in range(f.shape[1])])}
+                                               [f"test digit {j + 1}" for j in range(f.shape[1])])}
     config = dict(fast=fast, widths=widths, seeds=seeds, depth=depth, activation=str(activation),
                   W_std=W_std, b_std=b_std, parameterization="ntk", n_train=n_train,
                   dataset="digits 0 vs 1", steps=steps, learning_rate=lr, dyn_width=dyn_width,

@@ -92,7 +92,7 @@ def nt_cookbook(fast: bool = False, n_nets=None, width: int = 512, depth: int = 
     every = max(1, steps // 20)
     out = train_ensemble(net, range(n_nets), ds.x_train, ds.y_train, ds.x_test, learning_rate=lr,
                          steps=steps, record_steps=list(range(0, steps + 1, every)) + [steps],
-                         chunk=chunk, progress=lambda d, _t, label: tr.at(1 + d, label))
+                         chunk=chunk, progress=lambda d, _t, label: tr.at(1 + d, f"{label}: {d}/{n_nets} nets"))
     rec_steps, f_end, y = out["steps"], out["f_test"][:, -1, :], ds.y_test[:, 0]  # f_end (E, m)
     theory_loss = theory_loss_fn(rec_steps)
     ens_loss = 0.5 * np.mean((out["f_test"] - y) ** 2, axis=(0, 2))

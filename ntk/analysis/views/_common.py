@@ -58,7 +58,11 @@ def make_inputs(dataset: str, n: int, seed: int = 0):
         d = data.moons(n_train=n, n_test=1, seed=seed)
         order = np.lexsort((d.x_train[:, 0], d.y_train[:, 0]))
         return d.x_train[order], np.arange(n, dtype=float), "point (sorted by class, x₁)"
-    raise ValueError(f"Unknown dataset {dataset!r}; choose 'circle', 'sine' or 'moons'.")
+    if dataset == "digits":  # 8x8 digit images, flattened to 64 features, sorted by class
+        d = data.digits_images(n, 1, seed=seed)
+        order = np.argsort(d.y_train.argmax(1), kind="stable")
+        return d.x_train[order].reshape(n, -1), np.arange(n, dtype=float), "digit (sorted by class)"
+    raise ValueError(f"Unknown dataset {dataset!r}; choose 'circle', 'sine', 'moons' or 'digits'.")
 
 
 def np_or_none(a):

@@ -12,10 +12,17 @@ from ._common import activation_spec, make_inputs
 def convergence_data(w_min: int = 32, w_max: int = 2048, n_widths: int = 7, n_seeds: int = 4,
                      depth: int = 2, activation: str = "relu", alpha: float = 0.1,
                      W_std: float = 1.5, b_std: float = 0.05, dataset: str = "circle",
-                     n: int = 16, progress: Optional[Callable] = None) -> dict:
+                     n: int = 16, architecture: str = "mlp",
+                     progress: Optional[Callable] = None) -> dict:
     """Kernel error over widths (W,) × seeds (S,): errors (W, S), mean/std (W,), fitted slope
-    with its 95 % interval and r2."""
+    with its 95 % interval and r2. `architecture` other than "mlp" works on images (width =
+    channels; see `ntk.analysis.architectures`)."""
     widths = log_widths(w_min, w_max, n_widths)
+    if architecture != "mlp":
+        from . import _arch
+
+        return _arch.convergence_data(architecture, widths, n_seeds, depth, activation, alpha, W_std,
+                                      b_std, dataset, n, progress=progress)
     x, _, _ = make_inputs(dataset, n)
     sw = width_sweep(widths, seeds=range(int(n_seeds)), x_train=x, depth=int(depth),
                      activation=activation_spec(activation, alpha), W_std=W_std, b_std=b_std,

@@ -17,6 +17,9 @@ def _circle_inputs(dataset, x, coord, n_gamma):
     if dataset == "sine":
         return coord, x, x[len(x) // 2: len(x) // 2 + 1]
     gamma = np.linspace(-np.pi, np.pi, int(n_gamma))
+    if dataset == "digits":  # the circle of digit images (flattened), in the data's 64-D space
+        xc = data.image_circle(gamma).reshape(len(gamma), -1)
+        return gamma, xc, xc[len(gamma) // 2: len(gamma) // 2 + 1]
     xc = data.circle_points(gamma).astype(np.float32)
     return gamma, xc, xc[len(gamma) // 2: len(gamma) // 2 + 1]  # x0: gamma = 0
 
@@ -57,11 +60,24 @@ def kernel_data(width: int = 512, seed: int = 0, depth: int = 2, activation: str
                 parameterization: str = "ntk", dataset: str = "circle", n: int = 32,
                 circle_widths: Sequence[int] = (32, 256, 2048), circle_seeds: int = 4,
                 n_gamma: int = 91, memory_budget: float = DEFAULT_MEMORY_BUDGET,
-                progress: Optional[Callable] = None) -> dict:
+                architecture: str = "mlp", circle_channels: Sequence[int] = (8, 32, 128),
+                flop_budget: Optional[float] = None, progress: Optional[Callable] = None) -> dict:
     """Infinite NNGP/NTK (n, n), empirical NTK at (width, seed), their difference, and
-    Θ(x0, x(γ)) on the unit circle for `circle_widths` × `circle_seeds` nets (Jacot Fig. 1)."""
+    Θ(x0, x(γ)) on the unit circle for `circle_widths` × `circle_seeds` nets (Jacot Fig. 1).
+
+    `architecture` other than "mlp" (see `ntk.analysis.architectures`) works on images: a circle
+    of digit images or the digits, with `circle_channels` for the circle plot; configurations
+    above `flop_budget` (default: the architectures' budget) are refused with an estimate."""
     from ...empirical import empirical_ntk, estimate_cost
     from ...infinite import infinite_kernel
+
+    if architecture != "mlp":
+        from . import _arch
+
+        return _arch.kernel_data(architecture, width, seed, depth, activation, alpha, W_std, b_std,
+                                 parameterization, dataset, n, circle_channels, circle_seeds, n_gamma,
+                                 **({} if flop_budget is None else dict(flop_budget=flop_budget)),
+                                 memory_budget=memory_budget, progress=progress)
 
     arch = (depth, activation, alpha, W_std, b_std)
     x, coord, coord_label = make_inputs(dataset, n, seed)
@@ -84,4 +100,6 @@ def kernel_data(width: int = 512, seed: int = 0, depth: int = 2, activation: str
                 flops=float(flops), memory=float(mem), num_params=int(net.num_params(x.shape[1])),
                 gamma=np.asarray(gamma, float), circle_widths=np.asarray(cws),
                 circle_curves=curves, circle_inf=circle_inf, parameterization=parameterization,
-                circle_axis="angle γ" if dataset != "sine" else "x")
+                circle_axis="angle γ" if dataset != "sine" else "x",
+                **(dict(circle_title="NTK along a circle of digit images, x₀ = a digit 0")
+                   if dataset == "digits" else {}))

@@ -6,7 +6,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..progress import as_progress
-from ..sweeps import log_widths, width_sweep
+from ... import _health as H
+from ..sweeps import _fit_metric, log_widths, width_sweep
 from ._common import activation_spec, infinite_net, make_net
 
 LAZY_METRICS = ("weight_change", "kernel_change", "lin_gap")
@@ -27,7 +28,29 @@ def _drift(widths, arch, ds, lr, steps):
                     learning_rate=lr, steps=int(steps), record_steps=rsteps, track_kernel=True,
                     check_stability=False)
         yield w, dict(steps=res.steps, kernel_change=res.kernel_change,
-                      weight_change=res.weight_change, diverged=bool(res.diverged))
+                      weight_change=res.weight_change, loss_train=res.loss_train,
+                      diverged=bool(res.diverged), message=res.message,
+                      **_settling(res.steps, res.kernel_change, res.loss_train))
+
+
+def _settling(steps, kernel_change, loss):
+    """When the kernel stops moving: the first recorded step by which it has made 90 % of its
+    final change (`settle_step`), and the training loss then relative to the start
+    (`settle_loss_ratio`): the kernel moves while the residual is large."""
+    kc, loss = np.asarray(kernel_change, float), np.asarray(loss, float)
+    if len(kc) < 2 or not np.all(np.isfinite(kc)) or kc[-1] <= 0:
+        return dict(settle_step=None, settle_loss_ratio=float("nan"))
+    i = int(np.argmax(kc >= 0.9 * kc[-1]))
+    return dict(settle_step=int(steps[i]), settle_loss_ratio=float(loss[i] / loss[0]))
+
+
+def _fit_or_none(records, m, lr) -> dict:
+    """The log-log fit of metric m over the runs that did not diverge; when fewer than two widths
+    are left, a fit whose entries are None (the page says why: `diverged_widths`)."""
+    try:
+        return {k: float(v) for k, v in _fit_metric(records, m, lr).items()}
+    except H.NonFiniteError:
+        return dict(slope=None, intercept=None, stderr=None, ci_low=None, ci_high=None, r2=None)
 
 
 def lazy_data(w_min: int = 32, w_max: int = 1024, n_widths: int = 4, n_seeds: int = 2,
@@ -55,17 +78,20 @@ def lazy_data(w_min: int = 32, w_max: int = 1024, n_widths: int = 4, n_seeds: in
     sw = width_sweep(widths, seeds=range(int(n_seeds)), x_train=ds.x_train, y_train=ds.y_train,
                      x_test=ds.x_test, depth=int(depth), activation=activation_spec(activation, alpha),
                      W_std=W_std, b_std=b_std, metrics=LAZY_METRICS, learning_rate=lr,
-                     steps=int(steps), optimizer="sgd",
+                     steps=int(steps), optimizer="sgd", fit=False,
                      progress=lambda done, _t, label: prog(done, n_sweep + 2, label))
     t = sw.table()
     out = dict(widths=np.asarray(widths), n_seeds=int(n_seeds), learning_rate=lr,
                lr_max=float(lr_max), steps=int(steps), fits={})
     for m in LAZY_METRICS:
         out[m] = np.asarray(t[m], float).reshape(len(widths), int(n_seeds))
-        out["fits"][m] = {k: float(v) for k, v in sw.fits[m].items()}
+        out["fits"][m] = _fit_or_none(sw.records, m, lr)
     out["drift"] = {}
     for j, (w, run) in enumerate(_drift((int(narrow), int(wide)), arch, ds, lr, steps)):
         out["drift"][w] = run
         prog(n_sweep + j + 1, n_sweep + 2, f"kernel drift, width {w}")
-    out["diverged"] = bool(np.any(t.get("diverged", np.zeros(1, bool))))
+    div = np.asarray(t.get("diverged", np.zeros(len(widths) * int(n_seeds), bool)), bool)
+    div = div.reshape(len(widths), int(n_seeds))
+    out["diverged"] = bool(np.any(div))
+    out["diverged_widths"] = [int(w) for w, dv in zip(widths, div) if np.all(dv)]
     return out
