@@ -1180,10 +1180,21 @@ def empirical_ntk_fn(f, trace_axes=(-1,), diagonal_axes=(), vmap_axes=None, impl
     _canon_check(diagonal_axes, "diagonal_axes")
 
     def ntk_fn(x1, x2, params, **apply_fn_kwargs):
-        return compute(f, x1, x2, params, trace_axes, diagonal_axes, vmap_axes, impl,
-                       **apply_fn_kwargs)
+        out = compute(f, x1, x2, params, trace_axes, diagonal_axes, vmap_axes, impl, **apply_fn_kwargs)
+        return _checked(out, "empirical_ntk_fn", x1, x2, params)
 
     return ntk_fn
+
+
+def _checked(out, what, x1, x2, params):
+    """`out` unless it holds NaN/inf, then NonFiniteError naming the cause (ntk._health); array inputs
+    are diagnosed for NaN / overflow, pytree inputs only through the parameters."""
+    from . import _health as H
+
+    def arr(x):
+        return x if isinstance(x, (np.ndarray, jax.Array)) else None
+
+    return H.check_kernel_output(out, what, arr(x1), arr(x2), params=params)
 
 
 def _canon_check(axes, name):

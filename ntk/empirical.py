@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _empirical_engine as E
+from . import _health as H
 from . import _validate as V
 from ._blocks import blocked_pairwise, to_jax
 from .nets import MLP, as_apply_fn
@@ -309,6 +310,7 @@ def empirical_ntk(net_or_fn, params, x1, x2=None, method: str = "auto", trace: b
                          f"got {vmap_axes!r}; use ntk.empirical_ntk_fn for other layouts.")
     trace = V.check_bool(trace, "trace")
     same = x2 is None
+    H.check_kernel_inputs(x1, x2)
     n1 = x1.shape[0]
     n2 = n1 if same else x2.shape[0]
     b1 = n1 if batch_size is None else min(V.check_positive_int(batch_size, "batch_size"), n1)
@@ -341,6 +343,7 @@ def empirical_ntk(net_or_fn, params, x1, x2=None, method: str = "auto", trace: b
         (out,) = blocked_pairwise(fn, x1, x1 if same else x2, batch_size, progress, args=(params,),
                                   symmetric=same)
         out = to_jax(out)
+    out = H.check_kernel_output(out, "empirical_ntk", x1, None if same else x2, params=params)
     if explain:
         return out, CostEstimate(cost.flops, cost.memory, name, cost.rows)
     return out
