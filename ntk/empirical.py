@@ -168,6 +168,11 @@ def estimate_cost(net_or_fn, params, n1, n2=None, method: str = "auto", trace: b
     """
     f, kind = _resolve(net_or_fn)
     method = _check_method(method)
+    if kind == "mlp" and not jax.tree_util.tree_leaves(params):
+        if in_dim is None:
+            raise ValueError("estimate_cost of an ntk.mlp without params needs in_dim=...")
+        # shapes only: the parameters are never drawn
+        params = jax.eval_shape(lambda: net_or_fn.init(jax.random.PRNGKey(0), V.check_positive_int(in_dim, "in_dim")))
     dtype = jnp.result_type(*[jnp.result_type(a) for a in jax.tree_util.tree_leaves(params)]) \
         if jax.tree_util.tree_leaves(params) else jnp.result_type(float)
     if itemsize is not None:
