@@ -3,9 +3,9 @@
     .venv-ref/bin/python benchmarks/nt_side.py CASE --spec '{...json...}'
 
 One case per process (so that max RSS is the case's own peak); prints one JSON line on stdout.
+(The empirical NTK has its own race: benchmarks/race_empirical.py with nt_empirical_side.py.)
 Cases (same inputs / weights as our side: race_nt.py writes them to an .npz and passes its path):
 
-  empirical   nt.empirical_ntk_fn(f, trace_axes=(-1,), implementation=impl), jitted, x2=None
   infinite    stax.serial(Dense, act, ...) kernel_fn, jitted, get="ntk" (timed); then nngp/ntk and
               the separately computed diagonal (per-point kernels) for the diagonal check
   linstep     a jitted loop of SGD steps of nt.linearize(f, params) vs the same loop for f
@@ -79,32 +79,6 @@ def _load(spec):
     params = [(jnp.asarray(z[f"W{i}"]), jnp.asarray(z[f"b{i}"])) for i in range(depth + 1)] \
         if "W0" in z.files else None
     return x, params
-
-
-def case_empirical(spec):
-    import jax
-    import numpy as np
-
-    nt, stax, ref, _, _ = _import_nt()
-    x, params = _load(spec)
-    _, apply_fn, _ = ref.nt_serial(_arch(spec))
-    p_nt = ref.params_to_nt(params, len(spec["widths"]))
-    fn = jax.jit(nt.empirical_ntk_fn(apply_fn, trace_axes=(-1,),
-                                     implementation=int(spec["impl"])), static_argnums=())
-    t = time.perf_counter()
-    compiled = fn.lower(x, None, p_nt).compile()
-    compile_s = time.perf_counter() - t
-    out = {}
-
-    def run():
-        out["k"] = compiled(x, None, p_nt).block_until_ready()
-
-    ts = time_runs(run, spec.get("repeats", 3), spec.get("budget_s", 20.0),
-                   slow_s=spec.get("slow_s"))
-    if spec.get("save"):
-        np.save(spec["save"], np.asarray(out["k"]))
-    return {"seconds": statistics.median(ts), "times": ts, "compile_s": compile_s,
-            "peak_rss_mb": peak_rss_mb(), "jax": jax.__version__}
 
 
 def case_infinite(spec):
@@ -182,7 +156,7 @@ def case_import(spec):
     return {"jax": t_jax, "after_jax": t_nt, "total": t_jax + t_nt}
 
 
-CASES = {"empirical": case_empirical, "infinite": case_infinite, "linstep": case_linstep,
+CASES = {"infinite": case_infinite, "linstep": case_linstep,
          "import": case_import}
 
 

@@ -1,4 +1,5 @@
 """Race ntk against neural-tangents 0.6.5 (NT) on this machine; every ratio from the same run.
+(The empirical NTK is raced in benchmarks/race_empirical.py, with NT at its best settings.)
 
     .venv/bin/python benchmarks/race_nt.py [--quick]
 
@@ -7,10 +8,6 @@ Our side runs in the main env (current JAX), NT's in the pinned reference env (`
 case's peak), the two sides alternate, and inputs / weights are the same arrays (an .npz written
 here). Cases:
 
-  * empirical NTK, MLP 64 -> w -> w -> 1 (ReLU, NTK param., W_std 1.5, b_std 0.05), N = 256,
-    float32, w in {128, 512, 2048}: `ntk.empirical_ntk(net, params, x, method="auto")` vs NT's
-    `empirical_ntk_fn(f, trace_axes=(-1,), implementation=1|2|3)` jitted (1 = jacobian
-    contraction, NT's default; 2 = NTK-vector products; 3 = structured derivatives).
   * infinite-width NTK (ReLU, Erf; depth 3; d = 64; N in {1000, 4000}; float32):
     `ntk.infinite_kernel(net, x, get="ntk")` vs NT's jitted `kernel_fn(x, None, get="ntk")`;
     diagonal check against each point's separately computed 1x1 kernel and a float64 truth.
@@ -43,7 +40,6 @@ MLP_SPEC = {"activation": "relu", "W_std": 1.5, "b_std": 0.05, "out_dim": 1,
 IN_DIM = 64
 MEM_LIMIT_MB = 12 * 1024      # skip (estimate) or kill any case above this RSS (--mem-limit-gb)
 TIME_LIMIT_S = 300            # ... or above this wall time
-SLOW_S = 20.0                 # a run slower than this is timed once, right after AOT compilation
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,33 +80,6 @@ def _net(spec):
 
     return ntk.mlp(list(spec["widths"]), spec.get("out_dim", 1), spec["activation"],
                    spec["W_std"], spec["b_std"], spec.get("parameterization", "ntk"))
-
-
-def ours_empirical(spec):
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
-    import ntk
-
-    x, params = _load(spec)
-    net = _net(spec)
-    out = {}
-
-    def run():
-        out["k"] = ntk.empirical_ntk(net, params, x, method="auto").block_until_ready()
-
-    ts = _time_runs(run, spec.get("repeats", 7), spec.get("budget_s", 10.0))
-    res = {"seconds": statistics.median(ts), "times": ts, "peak_rss_mb": _peak_rss_mb()}
-    if spec.get("save"):
-        np.save(spec["save"], np.asarray(out["k"]))
-        # float64 truth: the same weights and inputs in float64 (our layer-wise kernel agrees with
-        # NT's float64 kernels to ~1e-15 in tests/reference).
-        jax.config.update("jax_enable_x64", True)
-        p64 = [(jnp.asarray(W, jnp.float64), jnp.asarray(b, jnp.float64)) for W, b in params]
-        k64 = ntk.empirical_ntk(net, p64, jnp.asarray(x, jnp.float64), method="structured")
-        np.save(spec["save"].replace(".npy", "_f64.npy"), np.asarray(k64))
-    return res
 
 
 def ours_infinite(spec):
@@ -202,7 +171,7 @@ def ours_import(spec):
     return {"jax": t1 - t0, "after_jax": t2 - t1, "total": t2 - t0}
 
 
-OURS = {"empirical": ours_empirical, "infinite": ours_infinite, "linstep": ours_linstep,
+OURS = {"infinite": ours_infinite, "linstep": ours_linstep,
         "import": ours_import}
 
 
@@ -283,59 +252,6 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
-def _nt_empirical_estimate_mb(w, n, impl):
-    """Rough peak of NT's implementations (the instantiated Jacobians / tangents dominate)."""
-    P = IN_DIM * w + w * w + w + 2 * w + 1
-    if impl == 1:      # J (n, 1, P) float32 (x2=None reuses it) + copies in the contraction:
-        return 3.0 * n * P * 4 / 2**20  # a trial at w=2048 peaked at 13.5 GB = 3.1 x J
-    if impl == 2:      # n cotangents -> n parameter tangents (n, P)
-        return 2.2 * n * P * 4 / 2**20
-    return 0.0         # structured: per-layer factors only
-
-
-def race_empirical(widths, n, tmp, log):
-    rows = []
-    for w in widths:
-        spec = dict(MLP_SPEC, widths=[w, w], data=_write_data(os.path.join(tmp, f"emp{w}.npz"),
-                                                              [w, w], n))
-        log(f"empirical NTK w={w} N={n}")
-        ours_runs = []
-        r = run_proc("ours", "empirical", dict(spec, save=os.path.join(tmp, f"ours{w}.npy")))
-        ours_runs.append(r)
-        log(f"  ours {r.get('seconds', float('nan')) * 1e3:.1f} ms")
-        nts = {}
-        for impl in (1, 2, 3):
-            est = _nt_empirical_estimate_mb(w, n, impl)
-            if est > MEM_LIMIT_MB:
-                jac = n * (IN_DIM * w + w * w + 3 * w + 1) * 4 / 2**30
-                nts[impl] = {"skipped": f"skipped: needs ~{est / 1024:.1f} GiB, above the "
-                                        f"{MEM_LIMIT_MB / 1024:.0f} GiB limit (3 × its {jac:.1f} "
-                                        "GiB Jacobian; `--mem-limit-gb 15` runs it)"}
-                log(f"  NT impl {impl}: {nts[impl]['skipped']}")
-                continue
-            nts[impl] = run_proc("nt", "empirical", dict(
-                spec, impl=impl, repeats=3, budget_s=30.0, slow_s=SLOW_S,
-                save=os.path.join(tmp, f"nt{w}_{impl}.npy")))
-            log(f"  NT impl {impl}: " + (f"{nts[impl]['seconds']:.3f} s" if "seconds" in nts[impl]
-                                          else nts[impl].get("skipped", nts[impl].get("error"))))
-            r = run_proc("ours", "empirical", spec)  # interleave: ours again after each NT run
-            ours_runs.append(r)
-        ok = [r for r in ours_runs if "seconds" in r]
-        ours = {"seconds": statistics.median(t for r in ok for t in r["times"]),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
-                "runs": len(ok)}
-        import numpy as np
-
-        k64 = np.load(os.path.join(tmp, f"ours{w}_f64.npy"))
-        ours["err_f64"] = _rel(np.load(os.path.join(tmp, f"ours{w}.npy")), k64)
-        for impl, r in nts.items():
-            f = os.path.join(tmp, f"nt{w}_{impl}.npy")
-            if "seconds" in r and os.path.exists(f):
-                r["err_f64"] = _rel(np.load(f), k64)
-        rows.append({"width": w, "ours": ours, "nt": nts})
-    return rows
-
-
 def race_infinite(cases, tmp, log):
     import numpy as np
 
@@ -414,10 +330,6 @@ def race_import(log, rounds=3):
 # Report
 # ---------------------------------------------------------------------------------------------
 
-NT_IMPL = {1: "NT 1 jacobian (default)", 2: "NT 2 NTK-vector products",
-           3: "NT 3 structured derivatives"}
-
-
 def _fmt_t(s):
     return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
 
@@ -432,54 +344,17 @@ def _met(ok):
     return "**not measured**" if ok is None else "**met**" if ok else "**not met**"
 
 
-def report(emp, inf, lin, imp, machine, ref_desc, load):
+def report(inf, lin, imp, machine, ref_desc, load):
     L = ["## Race against neural-tangents 0.6.5", "",
          f"Machine: {machine}", f"Reference env: {ref_desc}", f"Load average (1 min) at start / "
          f"end: {load[0]:.1f} / {load[1]:.1f} (other processes share the 2 cores: every ratio "
-         "below compares runs interleaved in time, medians of several runs, warm-up excluded)", ""]
+         "below compares runs interleaved in time, medians of several runs, warm-up excluded)", "",
+         "The empirical NTK is raced in section `race_empirical` (`benchmarks/race_empirical.py`), "
+         "with NT at its best settings (`vmap_axes=0`, every implementation).", ""]
     targets = []
     heads = {}
-    if emp:
-        L += ["### Empirical NTK, MLP 64→w→w→1 (ReLU, NTK param.), N = 256, float32", "",
-              "Ours: `ntk.empirical_ntk(net, params, x, method=\"auto\")` (layer-wise). NT: "
-              "`jax.jit(nt.empirical_ntk_fn(f, trace_axes=(-1,), implementation=i))(x, None, "
-              "params)`, compiled ahead of time (compile time not counted). Peak = max RSS of the "
-              "fresh process (jax runtime included). err = max|K - K64| / max|K64| against the "
-              "float64 kernel of the same weights (NT's float32 values are hit by the jaxlib 0.4.25 "
-              f"oneDNN miscompile; shown for information). NT runs slower than {SLOW_S:.0f} s are "
-              "timed once, right after ahead-of-time compilation.", "",
-              "| width | ours | " + " | ".join(NT_IMPL[i] for i in (1, 2, 3)) +
-              " | × vs NT fastest | × vs NT default |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
-        for row in emp:
-            o, nts = row["ours"], row["nt"]
-            times = {i: r["seconds"] for i, r in nts.items() if "seconds" in r}
-            fastest = min(times.values()) if times else float("nan")
-            fi = min(times, key=times.get) if times else None
-            vs_fast = fastest / o["seconds"]
-            vs_def = times.get(1, float("nan")) / o["seconds"]
-            row["vs_fastest"], row["vs_default"], row["fastest_impl"] = vs_fast, vs_def, fi
-            cells = [f"{_cell(nts[i])}<br>{nts[i]['peak_rss_mb']:.0f} MB, err {nts[i]['err_f64']:.0e}"
-                     if "seconds" in nts[i] else _cell(nts[i]) for i in (1, 2, 3)]
-            L.append(f"| {row['width']} | {_fmt_t(o['seconds'])}<br>{o['peak_rss_mb']:.0f} MB, err "
-                     f"{o['err_f64']:.0e} | " + " | ".join(cells) +
-                     f" | {vs_fast:.0f}× (NT {fi}) | "
-                     f"{f'{vs_def:.0f}×' if vs_def == vs_def else '—'} |")
-        big = max(emp, key=lambda r: r["width"])
-        t1 = all(r["vs_fastest"] >= 2 for r in emp)
-        t2 = big["vs_default"] >= 300 if big["vs_default"] == big["vs_default"] else None
-        t3 = big["ours"]["peak_rss_mb"] <= 1024
-        targets += [
-            ("empirical: ≥2× faster than NT's fastest implementation (every width)",
-             ", ".join(f"w={r['width']}: {r['vs_fastest']:.0f}×" for r in emp), t1),
-            (f"empirical: ≥300× faster than NT's default at w={big['width']}",
-             f"{big['vs_default']:.0f}×" if t2 is not None else
-             f"NT default {big['nt'][1].get('skipped') or big['nt'][1].get('error')}", t2),
-            (f"empirical: ours ≤ 1 GiB peak at w={big['width']}",
-             f"{big['ours']['peak_rss_mb']:.0f} MB", t3)]
-        heads["empirical"] = big
     if inf:
-        L += ["", "### Infinite-width NTK, depth 3, d = 64, float32", "",
+        L += ["### Infinite-width NTK, depth 3, d = 64, float32", "",
               "Ours: `ntk.infinite_kernel(net, x, get=\"ntk\")`; NT: `jax.jit(kernel_fn)(x, None, "
               "get=\"ntk\")` of the same `stax.serial` (W_std 1.5, b_std 0.05). Diagonal: "
               "*sep.* = each point's 1x1 kernel computed on its own; *f64* = float64 truth "
@@ -531,7 +406,7 @@ def main():
     ap.add_argument("--case")
     ap.add_argument("--spec", default="{}")
     ap.add_argument("--quick", action="store_true", help="small sizes only, no RESULTS.md")
-    ap.add_argument("--only", default="empirical,infinite,linstep,import")
+    ap.add_argument("--only", default="infinite,linstep,import")
     ap.add_argument("--mem-limit-gb", type=float, default=12.0,
                     help="skip / kill a case above this RSS (default 12)")
     args = ap.parse_args()
@@ -558,24 +433,17 @@ def main():
                 if len(ref_v) == 2 else "?")
     log(f"machine: {machine}")
     with tempfile.TemporaryDirectory(prefix="race_nt_") as tmp:
-        emp = race_empirical([128, 512] if args.quick else [128, 512, 2048], 256, tmp, log) \
-            if "empirical" in only else None
         inf = race_infinite([("relu", 1000), ("erf", 1000)] if args.quick else
                             [("relu", 1000), ("erf", 1000), ("relu", 4000), ("erf", 4000)],
                             tmp, log) if "infinite" in only else None
         lin = race_linstep(512, 256, 20, tmp, log) if "linstep" in only else None
         imp = race_import(log) if "import" in only else None
-    md, targets = report(emp, inf, lin, imp, machine, ref_desc, (load0, os.getloadavg()[0]))
+    md, targets = report(inf, lin, imp, machine, ref_desc, (load0, os.getloadavg()[0]))
     total = time.perf_counter() - t_start
     md += f"\n\nTotal run time of `benchmarks/race_nt.py`: {total / 60:.1f} min."
     print()
     print("=" * 78)
     print("HEADLINE (ours vs neural-tangents 0.6.5, same machine, same run)")
-    if emp:
-        for r in emp:
-            print(f"  empirical NTK w={r['width']:5d}: ours {_fmt_t(r['ours']['seconds']):>9}  "
-                  f"{r['vs_fastest']:7.1f}x vs NT fastest (impl {r['fastest_impl']}), "
-                  f"{r['vs_default']:7.1f}x vs NT default; ours peak {r['ours']['peak_rss_mb']:.0f} MB")
     if inf:
         for r in inf:
             print(f"  infinite NTK {r['act']:4s} N={r['n']:5d}: ours {_fmt_t(r['ours']['seconds'])}, "
@@ -590,7 +458,7 @@ def main():
         print(f"  [{'NOT MEASURED' if c is None else 'MET' if c else 'NOT MET'}] {a}: {b}")
     print(f"  total {total / 60:.1f} min")
     print("=" * 78)
-    if not args.quick and only == {"empirical", "infinite", "linstep", "import"}:
+    if not args.quick and only == {"infinite", "linstep", "import"}:
         write_section("race_nt", md)
     else:
         print(md)

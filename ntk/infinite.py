@@ -96,6 +96,18 @@ def _recursion(net: MLP, x1, x2, degree, get_ntk: bool):
     return C._run(layer, x1, x2, diag, get_ntk, rules)
 
 
+def infinite_kernel_cost(net: MLP, n1: int, n2: int, rule=None, itemsize: int = 4):
+    """(flops, bytes) estimate of one `infinite_kernel` evaluation of an MLP (n1 x n2 outputs): about
+    40 flops per pair and layer for closed-form activations, 6 nodes^2 for a quadrature rule
+    ("gh"|"trap", nodes); the app's cost model (ntk.app.cost) scales it by the measured machine speed."""
+    pairs = n1 * n2
+    nodes = 0 if rule is None else rule[1]
+    per_pair = 40 if nodes == 0 else 6 * nodes * nodes
+    flops = pairs * per_pair * net.depth * 2
+    mem = pairs * itemsize * (12 + 2 * nodes)
+    return flops, mem
+
+
 def infinite_kernel(
     net,
     x1,

@@ -860,7 +860,18 @@ def kernel_cost(record, n1, n2, diag, itemsize, get_ntk, rules):
 def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degree=None,
                    memory_budget=V.DEFAULT_MEMORY_BUDGET, batch_size=None, progress=None, devices=None):
     """(nngp or None, ntk or None) of `layer` on x1, x2 (validated), optionally in exact blocks
-    spread over `devices` (default: all)."""
+    spread over `devices` (default: all). Inputs whose squared norms overflow are refused, and a
+    non-finite kernel raises `NonFiniteError` with its cause (ntk._health), never returned."""
+    from .. import _health as H
+
+    H.check_kernel_inputs(x1, x2)
+    out = _compute_kernel(layer, x1, x2, names, diagonal_spatial, quadrature_degree, memory_budget, batch_size,
+                          progress, devices)
+    return H.check_kernel_output(out, f"The infinite-width kernel of {layer.name}", x1, x2)
+
+
+def _compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degree=None,
+                    memory_budget=V.DEFAULT_MEMORY_BUDGET, batch_size=None, progress=None, devices=None):
     from .._blocks import blocked_pairwise, to_jax
 
     x1 = check_x(x1, "x1")
@@ -884,8 +895,8 @@ def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degre
                        "ntk.batch(kernel_fn, batch_size) to compute it in exact blocks.")
         auto = _auto_block_size(mem, n1, n2, diag, x1, x2)
         if auto is not None:
-            return compute_kernel(layer, x1, x2, names, diagonal_spatial, quadrature_degree, memory_budget,
-                                  auto, progress, devices)
+            return _compute_kernel(layer, x1, x2, names, diagonal_spatial, quadrature_degree, memory_budget,
+                                   auto, progress, devices)
         nngp, ntk = program(layer, get_ntk, diag, rules)(x1, x1 if x2 is None else x2)
         if x2 is None and not diag:  # exactly symmetric (sums over position pairs round in either order)
             nngp, ntk = _symmetrize(nngp), _symmetrize(ntk)

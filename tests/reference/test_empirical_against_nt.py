@@ -1,0 +1,100 @@
+"""Empirical NTK of plain-JAX models against neural-tangents 0.6.5 (the pinned reference env).
+
+Pipeline (once per session, shared by xdist workers through a lock file):
+  1. ``empirical_cases.py OUT`` in a subprocess of this interpreter (main env, float64): inputs
+     and our kernels (structured method) for every model of ``empirical_models.py`` and every
+     configuration of ``empirical_cases.CONFIGS`` (trace / full / diagonal outputs, vmap_axes 0 and
+     None, x2 given or None);
+  2. ``.venv-ref/bin/python nt_empirical_oracle.py``: NT's implementations 1 (Jacobian
+     contraction) and 3 (structured derivatives) on the same models, rebuilt from the same code;
+  3. one test per model compares every kernel under the ``exact`` tier (1e-8; measured ~1e-15).
+Without .venv-ref the tests skip locally but fail under CI=true (as test_against_nt.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import empirical_cases as ec
+import empirical_models as em
+from test_against_nt import REF_PY, TOLERANCES, _require_ref_env, _run, rel_err
+
+HERE = pathlib.Path(__file__).resolve().parent
+pytestmark = pytest.mark.reference
+PIPELINE_TIMEOUT = 1200
+
+
+def _pipeline(d: pathlib.Path):
+    log = []
+    t0 = time.perf_counter()
+    _run([sys.executable, HERE / "empirical_cases.py", d], log, PIPELINE_TIMEOUT)
+    left = PIPELINE_TIMEOUT - (time.perf_counter() - t0)
+    _run([REF_PY, HERE / "nt_empirical_oracle.py", d / "emp_cases.npz", d / "emp_nt.npz"], log, max(left, 60))
+    (d / "log.txt").write_text("\n".join(log))
+
+
+@pytest.fixture(scope="session")
+def emp_results(tmp_path_factory):
+    _require_ref_env()
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    d = base / "nt_empirical"
+    d.mkdir(exist_ok=True)
+    done, failed, lock = d / "done", d / "failed", d / "lock"
+    deadline = time.monotonic() + PIPELINE_TIMEOUT + 120
+    while not (done.exists() or failed.exists()):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for the empirical NT pipeline in {d}")
+            time.sleep(1.0)
+            continue
+        os.close(fd)
+        try:
+            _pipeline(d)
+            done.touch()
+        except Exception as e:  # noqa: BLE001 - let the other workers see it
+            failed.write_text(f"{type(e).__name__}: {e}")
+    if failed.exists():
+        pytest.fail("empirical NT pipeline failed:\n" + failed.read_text(), pytrace=False)
+    with np.load(d / "emp_ours.npz", allow_pickle=False) as z:
+        ours = {k: z[k] for k in z.files}
+    with np.load(d / "emp_nt.npz", allow_pickle=False) as z:
+        nt = {k: z[k] for k in z.files}
+    return ours, nt, json.loads(str(nt.pop("meta.json")))
+
+
+def test_oracle_versions(emp_results):
+    v = emp_results[2]["versions"]
+    assert (v["neural_tangents"], v["jax"], v["x64"]) == ("0.6.5", "0.4.25", True)
+
+
+@pytest.mark.parametrize("model", list(em.MODELS))
+def test_model_against_nt(emp_results, model):
+    ours, nt, _ = emp_results
+    problems, report = [], []
+    for cfg in ec.CONFIGS:
+        for impl in ec.OUR_IMPLS:
+            leaves = sorted(k for k in ours if k.startswith(f"{model}/{cfg}/ours{impl}/"))
+            assert leaves, f"no kernels of ours for {model}/{cfg}"
+            for k in leaves:
+                leaf = k.rsplit("/", 1)[1]
+                for nt_impl in ec.NT_IMPLS:
+                    b = nt[f"{model}/{cfg}/nt{nt_impl}/{leaf}"]
+                    a = ours[k]
+                    if a.shape != b.shape:
+                        problems.append(f"{cfg} leaf {leaf}: shape {a.shape} vs NT impl {nt_impl} {b.shape}")
+                        continue
+                    err = rel_err(a, b)
+                    report.append(f"{cfg} leaf {leaf} ours{impl} vs NT impl {nt_impl}: {err:.1e}")
+                    if not err <= TOLERANCES["exact"]:
+                        problems.append(report[-1])
+    assert not problems, f"{model}:\n  " + "\n  ".join(problems) + "\nall:\n  " + "\n  ".join(report)
