@@ -11,9 +11,17 @@ import os
 from pathlib import Path
 
 import pytest
+from _figjson import assert_same_figure
 
 FIXTURES = Path(__file__).parent / "fixtures" / "figures"
 RECORD = os.environ.get("NTK_RECORD_FIXTURES") == "1"
+#: Numbers may differ by round-off only: the MLP kernels now run through the ntk.stax kernel maps
+#: (one code path for every architecture), which sum in another order. The pages compute in
+#: float32 (eps 1.2e-7, multi-threaded sums); measured over two runs when that path landed:
+#: kernels <= 6e-8, sweeps <= 2e-6, trained-network trajectories <= 7e-5 (round-off grows over
+#: training steps), per-mode residuals near the float32 floor <= 2e-4 of their largest value.
+#: A changed view moves numbers by O(1); 1e-3 separates the two.
+RTOL = 1e-3
 PAGES = ["home", "kernel", "convergence", "training", "lazy", "spectrum"]
 
 
@@ -43,6 +51,4 @@ def test_default_view_figures_unchanged(page):
         want = json.load(f)
     assert [fn for fn, _ in got] == [fn for fn, _ in want]
     for (fn, g), (_, w) in zip(got, want):
-        assert g["data"] == w["data"], f"{page}: {fn} traces changed"
-        assert g["layout"] == w["layout"], f"{page}: {fn} layout changed"
-        assert g.get("frames") == w.get("frames"), f"{page}: {fn} frames changed"
+        assert_same_figure(g, w, RTOL, f"{page}: {fn}")

@@ -174,7 +174,7 @@ def check_cost(flops: float, nbytes: float, what: str, suggestion: str,
 
 
 # ---------------------------------------------------------------------------------------------
-# The adapter: every call into the kernel engines (switch here to the public names)
+# The adapter: every call into the kernel engines (public ntk names)
 # ---------------------------------------------------------------------------------------------
 
 def max_block(name: str) -> int:
@@ -218,7 +218,7 @@ def infinite_kernels(net, x1, x2=None, get=("nngp", "ntk"), block: int = 512,
 def _empirical_fn(apply_fn):
     import jax
 
-    from .._empirical_engine import empirical_ntk_fn
+    from .. import empirical_ntk_fn
 
     fn = empirical_ntk_fn(apply_fn, trace_axes=(-1,), vmap_axes=0, implementation=3)
     return jax.jit(lambda params, a, b: fn(a, b, params)), jax.jit(lambda params, a: fn(a, None, params))

@@ -42,17 +42,23 @@ def _parts(d: pathlib.Path):
 PARTS = ("nt", "predict", "selfcheck")
 
 
+def run_logged(cmd, log: list, timeout: float = TIMEOUT):
+    """Run one command from the repository root; append its timing and output to `log`; raise
+    RuntimeError (with the whole log) when it fails."""
+    t0 = time.perf_counter()
+    p = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    log.append(f"$ {' '.join(map(str, cmd))}  ({time.perf_counter() - t0:.1f}s, rc={p.returncode})\n"
+               f"{p.stdout[-6000:]}{p.stderr[-4000:]}")
+    if p.returncode != 0:
+        raise RuntimeError("\n".join(log))
+
+
 def run_part(d: pathlib.Path, part: str):
     """Run one part's commands; write <part>.done or <part>.failed, and <part>.log."""
     log = []
     try:
         for cmd in _parts(d)[part]:
-            t0 = time.perf_counter()
-            p = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT)
-            log.append(f"$ {' '.join(map(str, cmd))}  ({time.perf_counter() - t0:.1f}s, rc={p.returncode})\n"
-                       f"{p.stdout[-6000:]}{p.stderr[-4000:]}")
-            if p.returncode != 0:
-                raise RuntimeError(f"{part}: command failed")
+            run_logged(cmd, log)
         (d / f"{part}.log").write_text("\n".join(log))
         (d / f"{part}.done").touch()
     except Exception as e:  # the waiting tests report it

@@ -23,7 +23,8 @@ import pytest
 
 import empirical_cases as ec
 import empirical_models as em
-from test_against_nt import REF_PY, TOLERANCES, _require_ref_env, _run, rel_err
+from pipelines import run_logged as _run
+from test_against_nt import REF_PY, TOLERANCES, _require_ref_env, rel_err
 
 HERE = pathlib.Path(__file__).resolve().parent
 pytestmark = pytest.mark.reference

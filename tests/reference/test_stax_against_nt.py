@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import subprocess
 import sys
 import time
 
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 
 import stax_cases as sc
+from pipelines import run_logged
 from test_against_nt import QUAD_REFERENCE_MAX, TOLERANCES, _require_ref_env, _shared_dir, rel_err
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -33,12 +33,7 @@ PIPELINE_TIMEOUT = 1200
 
 
 def _run(cmd, log):
-    t0 = time.perf_counter()
-    p = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True, timeout=PIPELINE_TIMEOUT)
-    log.append(f"$ {' '.join(map(str, cmd))}  ({time.perf_counter() - t0:.1f}s, rc={p.returncode})"
-               f"\n{p.stdout[-4000:]}{p.stderr[-4000:]}")
-    if p.returncode != 0:
-        raise RuntimeError("\n".join(log))
+    run_logged(cmd, log, PIPELINE_TIMEOUT)
 
 
 @pytest.fixture(scope="session")
