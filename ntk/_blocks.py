@@ -81,25 +81,7 @@ def blocked_pairwise(block_fn, x1, x2, batch_size: int, progress=None, devices=N
     group = len(devices)
     n_rows, n_cols = -(-n1 // b1), -(-n2 // b2)
     n_rows_p = -(-n_rows // group) * group  # whole groups: one row block per device
-    x1p = _pad_to(x1, n_rows_p * b1)
-    x2p = _pad_to(x2, n_cols * b2)
-    if group > 1:
-        fn, rows, rep = _sharded(block_fn, devices, len(args))
-        args = jax.device_put(tuple(args), rep)
-        cols = [jax.device_put(x2p[j * b2:(j + 1) * b2], rep) for j in range(n_cols)]
-
-        def launch(g, j):
-            xs = x1p[g * b1:(g + group) * b1].reshape((group, b1) + x1.shape[1:])
-            return fn(jax.device_put(xs, rows), cols[j], *args)
-    else:
-        dev = devices[0]
-        args = jax.device_put(tuple(args), dev)
-        x1p = jax.device_put(x1p, dev)
-        cols = [jax.device_put(x2p[j * b2:(j + 1) * b2], dev) for j in range(n_cols)]
-
-        def launch(g, j):
-            return tuple(r[None] for r in block_fn(x1p[g * b1:(g + 1) * b1], cols[j], *args))
-
+    launch = _launcher(block_fn, x1, x2, b1, b2, n_rows_p, n_cols, devices, args)
     # A group g (row blocks g .. g+group-1) is needed for column j unless all its blocks lie
     # below the diagonal (those are mirrored from the blocks above it).
     tasks = [(g, j) for g in range(0, n_rows_p, group) for j in range(n_cols)
@@ -110,27 +92,10 @@ def blocked_pairwise(block_fn, x1, x2, batch_size: int, progress=None, devices=N
         res = [np.asarray(r) for r in res]
         if not outs:
             outs.extend(_zeros_aligned((n1, n2) + r.shape[3:], r.dtype) for r in res)
-        c0 = j * b2
-        cn = min(b2, n2 - c0)
         for gi in range(group):
             i = g + gi
-            if i >= n_rows or (symmetric and i > j):
-                continue
-            r0 = i * b1
-            rn = min(b1, n1 - r0)
-            for o, r in zip(outs, res):
-                blk = r[gi, :rn, :cn]
-                o[r0:r0 + rn, c0:c0 + cn] = blk
-                if symmetric and i < j:
-                    o[c0:c0 + cn, r0:r0 + rn] = _swap(blk)
-                elif symmetric:  # diagonal block: its lower triangle mirrors its upper one
-                    d = o[r0:r0 + rn, c0:c0 + cn]
-                    np.copyto(d, _swap(d), where=_lower(rn, d.ndim))
-                    if d.ndim == 4:  # and each point's own (k, k) kernel is symmetric too
-                        ar, (lo, up) = np.arange(rn), np.tril_indices(d.shape[2], -1)
-                        dd = d[ar, ar]
-                        dd[:, lo, up] = dd[:, up, lo]
-                        d[ar, ar] = dd
+            if i < n_rows and not (symmetric and i > j):
+                _store_block(outs, [r[gi] for r in res], i, j, b1, b2, symmetric)
 
     last_call.clear()
     last_call.update(devices=group, calls=len(tasks), blocks=len(tasks) * group)
@@ -148,3 +113,52 @@ def blocked_pairwise(block_fn, x1, x2, batch_size: int, progress=None, devices=N
     if progress is not None:
         progress(len(tasks), len(tasks))
     return tuple(outs)
+
+
+def _launcher(block_fn, x1, x2, b1, b2, n_rows_p, n_cols, devices, args):
+    """launch(g, j): the outputs, each (group, b1, b2, ...), of row blocks g .. g+group-1 against
+    column block j, dispatched asynchronously; rows sharded over `devices` when there are several,
+    column blocks and `args` placed (replicated) once."""
+    group = len(devices)
+    x1p = _pad_to(x1, n_rows_p * b1)
+    x2p = _pad_to(x2, n_cols * b2)
+    if group > 1:
+        fn, rows, rep = _sharded(block_fn, devices, len(args))
+        args = jax.device_put(tuple(args), rep)
+        cols = [jax.device_put(x2p[j * b2:(j + 1) * b2], rep) for j in range(n_cols)]
+
+        def launch(g, j):
+            xs = x1p[g * b1:(g + group) * b1].reshape((group, b1) + x1.shape[1:])
+            return fn(jax.device_put(xs, rows), cols[j], *args)
+
+        return launch
+    dev = devices[0]
+    args = jax.device_put(tuple(args), dev)
+    x1p = jax.device_put(x1p, dev)
+    cols = [jax.device_put(x2p[j * b2:(j + 1) * b2], dev) for j in range(n_cols)]
+
+    def launch(g, j):
+        return tuple(r[None] for r in block_fn(x1p[g * b1:(g + 1) * b1], cols[j], *args))
+
+    return launch
+
+
+def _store_block(outs, res, i, j, b1, b2, symmetric):
+    """Copy block (i, j) (`res`: one padded (b1, b2, ...) array per output) into `outs`; with
+    `symmetric`, also its mirror (j, i), or for a diagonal block its own lower triangle."""
+    n1, n2 = outs[0].shape[:2]
+    r0, c0 = i * b1, j * b2
+    rn, cn = min(b1, n1 - r0), min(b2, n2 - c0)
+    for o, r in zip(outs, res):
+        blk = r[:rn, :cn]
+        o[r0:r0 + rn, c0:c0 + cn] = blk
+        if symmetric and i < j:
+            o[c0:c0 + cn, r0:r0 + rn] = _swap(blk)
+        elif symmetric:  # diagonal block: its lower triangle mirrors its upper one
+            d = o[r0:r0 + rn, c0:c0 + cn]
+            np.copyto(d, _swap(d), where=_lower(rn, d.ndim))
+            if d.ndim == 4:  # and each point's own (k, k) kernel is symmetric too
+                ar, (lo, up) = np.arange(rn), np.tril_indices(d.shape[2], -1)
+                dd = d[ar, ar]
+                dd[:, lo, up] = dd[:, up, lo]
+                d[ar, ar] = dd

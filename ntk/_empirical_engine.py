@@ -520,14 +520,7 @@ def _features(prob: _Problem, graph: Graph, plan: _Plan):
             return outs, rec
 
         outs, vjp_fn, rec = jax.vjp(g, zeros, has_aux=True)
-        shared = {}
-        for u in graph.uses:
-            if modes[u.leaf] == "factored" and any(routes[(li, u.uid)] != "jac"
-                                                   for li in range(n_out)):
-                A = _use_A(graph, u, _use_operand(graph, u, rec[u.eqn]))
-                shared[("A", u.uid)] = A.reshape(-1) if A.shape[0] * A.shape[1] == 1 else A
-            if modes[u.leaf] == "factored" and any(routes[(li, u.uid)] == "jac" for li in range(n_out)):
-                shared[("X", u.uid)] = _use_operand(graph, u, rec[u.eqn])
+        shared = _shared_factors(graph, plan, n_out, rec)
         per_leaf = []
         for li, o in enumerate(outs):
             k = int(np.prod(o.shape))
@@ -538,50 +531,73 @@ def _features(prob: _Problem, graph: Graph, plan: _Plan):
                 return vjp_fn(cts)[0]
 
             C = dict(zip(tap_keys, jax.vmap(ct_of)(basis)))      # tap -> (k, *tap)
-            feats = {}
-            for t in need_tap:
-                feats[("T", t)] = C[t].reshape(o.shape + C[t].shape[1:])
-            J = {}
-            for u in graph.uses:
-                c = C[u.tap]
-                mode = modes[u.leaf]
-                if mode == "jacobian" and u.tap_scale != 1.0:
-                    c = c * jnp.asarray(u.tap_scale, c.dtype)
-                if mode == "factored":
-                    route = routes[(li, u.uid)]
-                    if route == "dense":
-                        continue
-                    Cf = _use_C(graph, u, c)
-                    if route == "gram":
-                        feats[("C", u.uid)] = Cf.reshape(o.shape + Cf.shape[1:])
-                    else:
-                        feats[("Cj", u.uid)] = Cf.reshape(o.shape + Cf.shape[1:])
-                elif mode == "jacobian":
-                    if u.kind in ("dot", "conv"):
-                        eq = graph.eqns[u.eqn]
-                        ops = rec[u.eqn]
-                        v = ops[u.pos]
-
-                        def bil(vv, eq=eq, ops=ops, pos=u.pos):
-                            args = list(ops)
-                            args[pos] = vv
-                            return eq.bind(*args)[0]
-
-                        _, vjp_v = jax.vjp(bil, v)
-                        gv = jax.vmap(lambda ct, f=vjp_v: f(ct)[0])(c)
-                    else:
-                        gv = c
-                    w = p_leaves[u.leaf]
-                    lt = jax.linear_transpose(chains[u.uid], jax.ShapeDtypeStruct(
-                        jnp.shape(w), jnp.result_type(w)))
-                    gw = jax.vmap(lambda a, lt=lt: lt(a)[0])(gv)
-                    J[u.leaf] = gw if u.leaf not in J else J[u.leaf] + gw
-            for leaf, gw in J.items():
-                feats[("L", leaf)] = gw.reshape(o.shape + gw.shape[1:])
-            per_leaf.append(feats)
+            per_leaf.append(_output_features(graph, plan, li, o, C, rec, need_tap, chains, p_leaves))
         return shared, per_leaf
 
     return jax.vmap(one)(prob.data_leaves)
+
+
+def _shared_factors(graph: Graph, plan: _Plan, n_out, rec):
+    """One example's factors shared by every output leaf: ("A", uid) the operand factor of a
+    factored use routed "gram"/"dense" for some output, ("X", uid) its operand if routed "jac"."""
+    modes, routes = plan.modes, plan.routes
+    shared = {}
+    for u in graph.uses:
+        if modes[u.leaf] == "factored" and any(routes[(li, u.uid)] != "jac"
+                                               for li in range(n_out)):
+            A = _use_A(graph, u, _use_operand(graph, u, rec[u.eqn]))
+            shared[("A", u.uid)] = A.reshape(-1) if A.shape[0] * A.shape[1] == 1 else A
+        if modes[u.leaf] == "factored" and any(routes[(li, u.uid)] == "jac" for li in range(n_out)):
+            shared[("X", u.uid)] = _use_operand(graph, u, rec[u.eqn])
+    return shared
+
+
+def _output_features(graph: Graph, plan: _Plan, li, o, C, rec, need_tap, chains, p_leaves):
+    """One example's features of output leaf `li` (value `o`) from the tap cotangents C
+    (tap -> (k, *tap), k = o.size): ("T", tap), ("C"/"Cj", uid) and ("L", leaf), see `_features`."""
+    modes, routes = plan.modes, plan.routes
+    feats = {}
+    for t in need_tap:
+        feats[("T", t)] = C[t].reshape(o.shape + C[t].shape[1:])
+    J = {}
+    for u in graph.uses:
+        c = C[u.tap]
+        mode = modes[u.leaf]
+        if mode == "factored":
+            route = routes[(li, u.uid)]
+            if route == "dense":
+                continue
+            Cf = _use_C(graph, u, c)
+            feats[("C" if route == "gram" else "Cj", u.uid)] = Cf.reshape(o.shape + Cf.shape[1:])
+        elif mode == "jacobian":
+            if u.tap_scale != 1.0:
+                c = c * jnp.asarray(u.tap_scale, c.dtype)
+            gw = _use_weight_grad(graph, u, c, rec, p_leaves[u.leaf], chains[u.uid])
+            J[u.leaf] = gw if u.leaf not in J else J[u.leaf] + gw
+    for leaf, gw in J.items():
+        feats[("L", leaf)] = gw.reshape(o.shape + gw.shape[1:])
+    return feats
+
+
+def _use_weight_grad(graph: Graph, u, c, rec, w, chain):
+    """(k, *w.shape): the cotangents c (k, *tap) of use `u` pulled back to its parameter leaf w
+    (through the recorded bilinear op for dot/conv uses, then the transpose of the leaf's chain)."""
+    if u.kind in ("dot", "conv"):
+        eq = graph.eqns[u.eqn]
+        ops = rec[u.eqn]
+        v = ops[u.pos]
+
+        def bil(vv, eq=eq, ops=ops, pos=u.pos):
+            args = list(ops)
+            args[pos] = vv
+            return eq.bind(*args)[0]
+
+        _, vjp_v = jax.vjp(bil, v)
+        gv = jax.vmap(lambda ct, f=vjp_v: f(ct)[0])(c)
+    else:
+        gv = c
+    lt = jax.linear_transpose(chain, jax.ShapeDtypeStruct(jnp.shape(w), jnp.result_type(w)))
+    return jax.vmap(lambda a, lt=lt: lt(a)[0])(gv)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,84 +607,102 @@ def _features(prob: _Problem, graph: Graph, plan: _Plan):
 def _structured(prob1, prob2, graph1, graph2, trace_axes, diagonal_axes, plan):
     s1, f1 = _features(prob1, graph1, plan)
     s2, f2 = (s1, f1) if prob2 is None else _features(prob2, graph2, plan)
-    modes, routes = plan.modes, plan.routes
+    modes = plan.modes
     scale = {u.uid: u.origin.scale * u.tap_scale for u in graph1.uses
              if modes[u.leaf] in ("factored", "direct")}
     outs = []
     for li, fx in enumerate(prob1.fx_leaves):
-        q = prob1.out_axes[li]
         trace = _canon(trace_axes, fx.ndim)
         diag = _canon(diagonal_axes, fx.ndim)
+        axes = (fx.ndim, prob1.out_axes[li], trace, diag)   # arguments of `_out_labels`
         a, b = f1[li], f2[li]
-        total = None
-
-        def add(term):
-            nonlocal total
-            total = term if total is None else total + term
-
-        # taps shared by dense dot/conv uses and direct uses: one cotangent Gram each
-        groups = collections.defaultdict(lambda: [[], 0.0])
-        for u in graph1.uses:
-            if modes[u.leaf] == "direct":
-                groups[u.tap][1] += scale[u.uid] ** 2
-            elif modes[u.leaf] == "factored" and routes[(li, u.uid)] == "dense":
-                groups[u.tap][0].append(u)
-        for tap, (dense, const) in groups.items():
-            lab = _Labels()
-            o1, o2, oo = _out_labels(lab, fx.ndim, q, trace, diag)
-            n1, n2 = o1[0], o2[0]
-            ga_l = n1 + (n2 if n2 != n1 else "")
-            T1, T2 = a[("T", tap)], b[("T", tap)]
-            ts = lab.new(T1.ndim - len(o1))
-            ga = None
-            for u in dense:
-                c = lab.new()
-                g = _gram(s1[("A", u.uid)], s2[("A", u.uid)], n1 + c, n2 + c, ga_l)
-                g = g * jnp.asarray(scale[u.uid] ** 2, g.dtype)
-                ga = g if ga is None else ga + g
-            if ga is None:
-                term = _gram(T1, T2, o1 + ts, o2 + ts, oo) * jnp.asarray(const, T1.dtype)
-            else:
-                if const:
-                    ga = ga + jnp.asarray(const, ga.dtype)
-                if all(c in oo for c in ga_l):
-                    term = jnp.einsum(f"{ga_l},{oo}->{oo}", ga, _gram(T1, T2, o1 + ts, o2 + ts, oo))
-                else:       # the example axis is traced: multiply before summing over it
-                    term = jnp.einsum(f"{ga_l},{o1}{ts},{o2}{ts}->{oo}", ga, T1, T2,
-                                      optimize=[(1, 2), (0, 1)])
-            add(term)
-        for u in graph1.uses:
-            if modes[u.leaf] != "factored" or routes[(li, u.uid)] == "dense":
-                continue
-            lab = _Labels()
-            o1, o2, oo = _out_labels(lab, fx.ndim, q, trace, diag)
-            n1, n2 = o1[0], o2[0]
-            bb, p, r, c, w = lab.new(5)
-            if routes[(li, u.uid)] == "gram":
-                term = jnp.einsum(f"{n1}{bb}{p}{c},{n2}{bb}{r}{c},{o1}{bb}{p}{w},{o2}{bb}{r}{w}->{oo}",
-                                  s1[("A", u.uid)], s2[("A", u.uid)], a[("C", u.uid)],
-                                  b[("C", u.uid)], optimize=[(0, 1), (0, 1), (0, 1)])
-            else:
-                n_o = len(o1) - 1
-                J1 = _weight_grads(graph1, u, s1[("X", u.uid)], a[("Cj", u.uid)], n_o, _J_CHUNK)
-                J2 = J1 if prob2 is None else _weight_grads(graph2, graph2.uses[u.uid], s2[("X", u.uid)],
-                                                            b[("Cj", u.uid)], n_o, _J_CHUNK)
-                term = _gram(J1, J2, f"{o1}{bb}{c}{w}", f"{o2}{bb}{c}{w}", oo)
-            s = scale[u.uid]
-            add(term if s == 1.0 else term * jnp.asarray(s * s, term.dtype))
-        for key in a:
-            if key[0] != "L":
-                continue
-            lab = _Labels()
-            o1, o2, oo = _out_labels(lab, fx.ndim, q, trace, diag)
-            X1, X2 = a[key], b[key]
-            ps = lab.new(X1.ndim - len(o1))
-            add(_gram(X1, X2, o1 + ps, o2 + ps, oo))
-        if total is None:
-            total = _zero_kernel(prob1, prob2, li, trace, diag)
+        terms = (_tap_terms(graph1, plan, li, scale, s1, s2, a, b, axes)
+                 + _factored_terms(graph1, graph2, prob2 is None, plan, li, scale, s1, s2, a, b, axes)
+                 + _leaf_terms(a, b, axes))
+        # summed in this order (tap groups, factored uses, leaf Jacobians)
+        total = functools.reduce(operator.add, terms) if terms else _zero_kernel(prob1, prob2, li, trace, diag)
         size = int(np.prod([fx.shape[d] for d in trace])) if trace else 1
         outs.append(total / size if size != 1 else total)
     return jax.tree_util.tree_unflatten(prob1.fx_tree, outs)
+
+
+def _tap_terms(graph1, plan, li, scale, s1, s2, a, b, axes):
+    """Kernel terms of the taps shared by dense dot/conv uses and direct uses: one cotangent Gram
+    per tap, weighted by the dense uses' operand Grams plus the direct uses' squared scales."""
+    modes, routes = plan.modes, plan.routes
+    groups = collections.defaultdict(lambda: [[], 0.0])
+    for u in graph1.uses:
+        if modes[u.leaf] == "direct":
+            groups[u.tap][1] += scale[u.uid] ** 2
+        elif modes[u.leaf] == "factored" and routes[(li, u.uid)] == "dense":
+            groups[u.tap][0].append(u)
+    terms = []
+    for tap, (dense, const) in groups.items():
+        lab = _Labels()
+        o1, o2, oo = _out_labels(lab, *axes)
+        n1, n2 = o1[0], o2[0]
+        ga_l = n1 + (n2 if n2 != n1 else "")
+        T1, T2 = a[("T", tap)], b[("T", tap)]
+        ts = lab.new(T1.ndim - len(o1))
+        ga = None
+        for u in dense:
+            c = lab.new()
+            g = _gram(s1[("A", u.uid)], s2[("A", u.uid)], n1 + c, n2 + c, ga_l)
+            g = g * jnp.asarray(scale[u.uid] ** 2, g.dtype)
+            ga = g if ga is None else ga + g
+        if ga is None:
+            term = _gram(T1, T2, o1 + ts, o2 + ts, oo) * jnp.asarray(const, T1.dtype)
+        else:
+            if const:
+                ga = ga + jnp.asarray(const, ga.dtype)
+            if all(c in oo for c in ga_l):
+                term = jnp.einsum(f"{ga_l},{oo}->{oo}", ga, _gram(T1, T2, o1 + ts, o2 + ts, oo))
+            else:       # the example axis is traced: multiply before summing over it
+                term = jnp.einsum(f"{ga_l},{o1}{ts},{o2}{ts}->{oo}", ga, T1, T2,
+                                  optimize=[(1, 2), (0, 1)])
+        terms.append(term)
+    return terms
+
+
+def _factored_terms(graph1, graph2, same, plan, li, scale, s1, s2, a, b, axes):
+    """Kernel terms of the factored dot/conv uses not routed "dense": the four-factor "gram"
+    contraction, or ("jac") the Gram of their weight gradients, times the use's squared scale."""
+    modes, routes = plan.modes, plan.routes
+    terms = []
+    for u in graph1.uses:
+        if modes[u.leaf] != "factored" or routes[(li, u.uid)] == "dense":
+            continue
+        lab = _Labels()
+        o1, o2, oo = _out_labels(lab, *axes)
+        n1, n2 = o1[0], o2[0]
+        bb, p, r, c, w = lab.new(5)
+        if routes[(li, u.uid)] == "gram":
+            term = jnp.einsum(f"{n1}{bb}{p}{c},{n2}{bb}{r}{c},{o1}{bb}{p}{w},{o2}{bb}{r}{w}->{oo}",
+                              s1[("A", u.uid)], s2[("A", u.uid)], a[("C", u.uid)],
+                              b[("C", u.uid)], optimize=[(0, 1), (0, 1), (0, 1)])
+        else:
+            n_o = len(o1) - 1
+            J1 = _weight_grads(graph1, u, s1[("X", u.uid)], a[("Cj", u.uid)], n_o, _J_CHUNK)
+            J2 = J1 if same else _weight_grads(graph2, graph2.uses[u.uid], s2[("X", u.uid)],
+                                               b[("Cj", u.uid)], n_o, _J_CHUNK)
+            term = _gram(J1, J2, f"{o1}{bb}{c}{w}", f"{o2}{bb}{c}{w}", oo)
+        s = scale[u.uid]
+        terms.append(term if s == 1.0 else term * jnp.asarray(s * s, term.dtype))
+    return terms
+
+
+def _leaf_terms(a, b, axes):
+    """Kernel terms of the parameter leaves whose Jacobians are materialized ("L" features)."""
+    terms = []
+    for key in a:
+        if key[0] != "L":
+            continue
+        lab = _Labels()
+        o1, o2, oo = _out_labels(lab, *axes)
+        X1, X2 = a[key], b[key]
+        ps = lab.new(X1.ndim - len(o1))
+        terms.append(_gram(X1, X2, o1 + ps, o2 + ps, oo))
+    return terms
 
 
 def _gram(X1, X2, l1, l2, out):

@@ -209,7 +209,21 @@ class Graph:
         self.out_set = {a for a in self.outvars if not isinstance(a, Lit)}
         self.uses, self.taps = [], {}
         self.tap_after, self.tap_before, self.tap_out = {}, {}, {}
-        pending = []   # (leaf, kind, eqn, pos, origin) in program order
+        pending = self._trace_origins(state)
+        self.state = state
+        for leaf, kind, e, j, og in pending:
+            self._add_use(leaf, kind, e, j, og)
+        self.leaf_uses = {}
+        for u in self.uses:
+            self.leaf_uses.setdefault(u.leaf, []).append(u)
+
+    def _trace_origins(self, state):
+        """Follow the parameter leaves through the program, filling `state` (variable ->
+        ("origin", Origin) / ("const", v) / ("dyn",)) and folding constant equations. Returns the
+        uses (leaf, kind, eqn, pos, origin) in program order: the equations that consume a leaf's
+        value other than through a chain of linear ops with constant other operands (`_chain`), and
+        the outputs that are one."""
+        pending = []
 
         def read(a):
             if isinstance(a, Lit):
@@ -249,12 +263,7 @@ class Graph:
             if not isinstance(a, Lit) and state[a][0] == "origin":
                 og = state[a][1]
                 pending.append((og.leaf, "generic", -1, i, og))
-        self.state = state
-        for leaf, kind, e, j, og in pending:
-            self._add_use(leaf, kind, e, j, og)
-        self.leaf_uses = {}
-        for u in self.uses:
-            self.leaf_uses.setdefault(u.leaf, []).append(u)
+        return pending
 
     # -- constants ----------------------------------------------------------------------------
     def is_const(self, a):

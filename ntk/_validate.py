@@ -94,6 +94,18 @@ def check_positive_float(value, name: str, allow_zero: bool = False) -> float:
     return value
 
 
+def as_numeric(x, name):
+    """np.asarray(x), refusing what is not a numeric (float or integer) array with a TypeError
+    naming `name`."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}: {e}") from None
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name} must be a numeric (float) array, got dtype {arr.dtype}.")
+    return arr
+
+
 def check_inputs(x, name: str = "x", *, ndim: int = 2):
     """Validate a data array of shape (n, d): non-empty, finite, numeric. Returns a jax array.
 
@@ -106,12 +118,7 @@ def check_inputs(x, name: str = "x", *, ndim: int = 2):
         if x.ndim != ndim:
             raise ValueError(f"{name} must have {ndim} dimensions (n, d), got shape {x.shape}.")
         return x
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}: {e}") from None
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise TypeError(f"{name} must be a numeric (float) array, got dtype {arr.dtype}.")
+    arr = as_numeric(x, name)
     if arr.ndim != ndim:
         hint = " Reshape a single point to (1, d) or a 1-D feature to (n, 1)." if ndim == 2 else ""
         raise ValueError(f"{name} must have {ndim} dimensions (n, d), got shape {arr.shape}.{hint}")

@@ -302,17 +302,10 @@ def empirical_ntk(net_or_fn, params, x1, x2=None, method: str = "auto", trace: b
     """
     f, kind = _resolve(net_or_fn)
     method = _check_method(method)
-    x1 = _check_x(x1, "x1", kind)
-    if x2 is not None:
-        x2 = _check_x(x2, "x2", kind)
-        if x1.shape[1:] != x2.shape[1:]:
-            raise ValueError(f"x1 and x2 must have the same feature size (shape after the batch axis), "
-                             f"got x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)}.")
+    x1, x2 = _check_pair(x1, x2, kind)
     if kind == "mlp":
         net_or_fn._check_params(params, x1)
-    if vmap_axes not in (0, None):
-        raise ValueError(f"vmap_axes must be 0 (examples along axis 0, per-example derivatives) or None, "
-                         f"got {vmap_axes!r}; use ntk.empirical_ntk_fn for other layouts.")
+    _check_vmap_axes(vmap_axes)
     trace = V.check_bool(trace, "trace")
     same = x2 is None
     H.check_kernel_inputs(x1, x2)
@@ -328,15 +321,9 @@ def empirical_ntk(net_or_fn, params, x1, x2=None, method: str = "auto", trace: b
     cost = _estimate(ff, params, s1, s2, trace, method, vmap_axes, memory_budget)
     name = _NAME[cost.implementation]
     if memory_budget is not None and cost.memory > memory_budget:
-        if batch_size is None:
-            b = _suggest_batch(ff, params, x1, x2, trace, method, vmap_axes, memory_budget)
-            hint = (f"Pass batch_size={b} (or smaller) to compute it in blocks" if b else
-                    "Even batch_size=1 does not fit; raise memory_budget") + \
-                (", or use method='ntvp'." if method not in ("ntvp", "auto") else ".")
-            V.check_memory(cost.memory, memory_budget,
-                           f"The empirical NTK ({name}) of {n1}x{n2} points", hint)
-        V.check_memory(cost.memory, memory_budget, f"A {b1}x{b2} block of the empirical NTK ({name})",
-                       "Use a smaller batch_size.")
+        _refuse_memory(cost.memory, memory_budget, ff, params, x1, x2, trace, method, vmap_axes, batch_size,
+                       f"The empirical NTK ({name}) of {n1}x{n2} points",
+                       f"A {b1}x{b2} block of the empirical NTK ({name})")
     impl = cost.implementation
     trace_axes = (-1,) if trace else ()
     if batch_size is None:
@@ -352,6 +339,34 @@ def empirical_ntk(net_or_fn, params, x1, x2=None, method: str = "auto", trace: b
     if explain:
         return out, CostEstimate(cost.flops, cost.memory, name, cost.rows)
     return out
+
+
+def _check_vmap_axes(vmap_axes):
+    if vmap_axes not in (0, None):
+        raise ValueError(f"vmap_axes must be 0 (examples along axis 0, per-example derivatives) or None, "
+                         f"got {vmap_axes!r}; use ntk.empirical_ntk_fn for other layouts.")
+
+
+def _check_pair(x1, x2, kind):
+    """Checked x1 and x2 (or None) with the same shape after the batch axis."""
+    x1 = _check_x(x1, "x1", kind)
+    if x2 is not None:
+        x2 = _check_x(x2, "x2", kind)
+        if x1.shape[1:] != x2.shape[1:]:
+            raise ValueError(f"x1 and x2 must have the same feature size (shape after the batch axis), "
+                             f"got x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)}.")
+    return x1, x2
+
+
+def _refuse_memory(memory, budget, ff, params, x1, x2, trace, method, vmap_axes, batch_size, what, what_block):
+    """Raise the over-budget error: without batch_size, naming the largest batch_size that fits."""
+    if batch_size is None:
+        b = _suggest_batch(ff, params, x1, x2, trace, method, vmap_axes, budget)
+        hint = (f"Pass batch_size={b} (or smaller) to compute it in blocks" if b else
+                "Even batch_size=1 does not fit; raise memory_budget") + \
+            (", or use method='ntvp'." if method not in ("ntvp", "auto") else ".")
+        V.check_memory(memory, budget, what, hint)
+    V.check_memory(memory, budget, what_block, "Use a smaller batch_size.")
 
 
 _BLOCK_FNS = collections.OrderedDict()

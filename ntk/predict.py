@@ -414,15 +414,8 @@ def gradient_descent_mse(k_train_train, y_train, learning_rate: float = 1.0, dia
     N = y.size
     yf = lay.flat(y, lay.shape[0])
     dtype = yf.dtype
-    hints = []
-    if discrete and tk.lam_max is not None:
-        lr_max = 2.0 * N / tk.lam_max
-        if lr > lr_max:
-            msg = (f"learning_rate={lr:g} is above the stable limit 2N/lambda_max = {lr_max:.4g} of discrete "
-                   "gradient descent: |1 - eta lambda / N| > 1, so the outputs grow without bound with t. "
-                   "Lower learning_rate below that limit.")
-            warnings.warn(msg, H.DivergenceWarning, stacklevel=2)
-            hints.append(msg)
+    warned = _discrete_gd_warning(lr, N, tk.lam_max) if discrete and tk.lam_max is not None else None
+    hints = [warned] if warned else []
 
     @functools.lru_cache(1)
     def eig():
@@ -437,45 +430,78 @@ def gradient_descent_mse(k_train_train, y_train, learning_rate: float = 1.0, dia
             raise ValueError("fx_train_0 and fx_test_0 are both None: nothing to predict. Pass fx_train_0 "
                              "(e.g. 0.) and/or fx_test_0 with k_test_train.")
         t = H.check_time(t, "t", integer=discrete)
-        n = lay.shape[0]
-        f0 = None if fx_train_0 is None else lay.flat(
-            _outputs_0(fx_train_0, lay.out_shape(n), "fx_train_0", dtype), n)
-        kt, m, ft0 = None, None, None
-        if fx_test_0 is not None:
-            if k_test_train is None:
-                raise ValueError("k_test_train is needed to predict on test points (fx_test_0 given); "
-                                 "pass k(x_test, x_train).")
-            kt, m = _test_kernel(k_test_train, "k_test_train", lay)
-            ft0 = lay.flat(_outputs_0(fx_test_0, lay.out_shape(m), "fx_test_0", dtype), m)
+        f0, kt, m, ft0 = _gd_inputs(lay, fx_train_0, fx_test_0, k_test_train, dtype)
         if t is None:
-            s = solver()
-            rhs = yf if f0 is None else yf - f0
-            ftr = fte = None
-            if f0 is not None:
-                ftr = yf if s.exact else f0 + tk.k2 @ s(rhs)
-                ftr = lay.unflat(ftr, (), n)
-            if kt is not None:
-                fte = lay.unflat(ft0 + kt @ s(rhs), (), m)
+            ftr, fte = _gd_at_infinity(solver(), tk, lay, yf, f0, kt, ft0, m)
         else:
-            if V.is_tracer(t):
-                tarr, tshape = jnp.reshape(t, (-1,)).astype(dtype), jnp.shape(t)
-            else:
-                if not np.isfinite(lr * float(np.max(t))):
-                    raise ValueError(f"learning_rate * t overflows ({lr:g} x {float(np.max(t)):g}); "
-                                     "use t=None for t = infinity.")
-                tarr, tshape = np.asarray(t, dtype=dtype).reshape(-1), np.shape(t)
-            evals, evecs = eig()
-            z = jnp.zeros_like(yf) if f0 is None else f0
-            ftr, fte = _gd_flow(evals, evecs, tarr, z, yf, kt, ft0, np.asarray(lr, dtype),
-                                np.asarray(N, dtype), discrete)
-            ftr = None if f0 is None else lay.unflat(ftr, tshape, n)
-            fte = None if kt is None else lay.unflat(fte, tshape, m)
+            ftr, fte = _gd_at_times(eig(), lay, t, lr, N, yf, f0, kt, ft0, m, discrete)
         out = tuple(v for v in (ftr, fte) if v is not None)
         H.check_finite(out, "gradient_descent_mse's predict_fn", hints=hints + [
             "the kernel or outputs are too large for the dtype; rescale them or use float64."])
         return out[0] if len(out) == 1 else out
 
     return predict_fn
+
+
+def _discrete_gd_warning(lr, N, lam_max):
+    """Warn (and return the message, or None) when discrete GD with `lr` is above 2N/lambda_max."""
+    lr_max = 2.0 * N / lam_max
+    if lr <= lr_max:
+        return None
+    msg = (f"learning_rate={lr:g} is above the stable limit 2N/lambda_max = {lr_max:.4g} of discrete "
+           "gradient descent: |1 - eta lambda / N| > 1, so the outputs grow without bound with t. "
+           "Lower learning_rate below that limit.")
+    warnings.warn(msg, H.DivergenceWarning, stacklevel=3)  # the caller of gradient_descent_mse
+    return msg
+
+
+def _gd_inputs(lay: _Layout, fx_train_0, fx_test_0, k_test_train, dtype):
+    """Checked (f0 (N', T) or None, k_test_train (M', N') or None, m, ft0 (M', T) or None)."""
+    n = lay.shape[0]
+    f0 = None if fx_train_0 is None else lay.flat(
+        _outputs_0(fx_train_0, lay.out_shape(n), "fx_train_0", dtype), n)
+    kt, m, ft0 = None, None, None
+    if fx_test_0 is not None:
+        if k_test_train is None:
+            raise ValueError("k_test_train is needed to predict on test points (fx_test_0 given); "
+                             "pass k(x_test, x_train).")
+        kt, m = _test_kernel(k_test_train, "k_test_train", lay)
+        ft0 = lay.flat(_outputs_0(fx_test_0, lay.out_shape(m), "fx_test_0", dtype), m)
+    return f0, kt, m, ft0
+
+
+def _gd_at_infinity(s: _Solver, tk: _Train, lay: _Layout, yf, f0, kt, ft0, m):
+    """(f_train, f_test) at t = infinity: f0 + Theta (Theta + ridge)^-1 (y - f0) and
+    g0 + Theta_* (Theta + ridge)^-1 (y - f0) (None for a set not asked for)."""
+    n = lay.shape[0]
+    rhs = yf if f0 is None else yf - f0
+    ftr = fte = None
+    if f0 is not None:
+        ftr = yf if s.exact else f0 + tk.k2 @ s(rhs)
+        ftr = lay.unflat(ftr, (), n)
+    if kt is not None:
+        fte = lay.unflat(ft0 + kt @ s(rhs), (), m)
+    return ftr, fte
+
+
+def _gd_at_times(eig, lay: _Layout, t, lr, N, yf, f0, kt, ft0, m, discrete):
+    """(f_train, f_test) at the times t (any shape, prepended to the outputs') from the
+    eigendecomposition `eig` of the regularized kernel (None for a set not asked for)."""
+    dtype = yf.dtype
+    if V.is_tracer(t):
+        tarr, tshape = jnp.reshape(t, (-1,)).astype(dtype), jnp.shape(t)
+    else:
+        if not np.isfinite(lr * float(np.max(t))):
+            raise ValueError(f"learning_rate * t overflows ({lr:g} x {float(np.max(t)):g}); "
+                             "use t=None for t = infinity.")
+        tarr, tshape = np.asarray(t, dtype=dtype).reshape(-1), np.shape(t)
+    evals, evecs = eig
+    z = jnp.zeros_like(yf) if f0 is None else f0
+    ftr, fte = _gd_flow(evals, evecs, tarr, z, yf, kt, ft0, np.asarray(lr, dtype),
+                        np.asarray(N, dtype), discrete)
+    ftr = None if f0 is None else lay.unflat(ftr, tshape, lay.shape[0])
+    fte = None if kt is None else lay.unflat(fte, tshape, m)
+    return ftr, fte
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,39 +565,42 @@ def gp_inference(k_train_train, y_train, diag_reg: float = 0.0, diag_reg_absolut
         for g in gets:
             k = "ntk" if g == "ntkgp" else g
             s = solve(k)
-            if k_test_train is None:
+            if k_test_train is None:  # the training set: N(y_train, 0)
                 mean = lay.unflat(yf.astype(s.tk.k2.dtype), (), lay.shape[0])
-                if k_test_test is not None:
-                    out[g] = Gaussian(mean, jnp.zeros_like(_as_jnp(_get_attr(k_train_train, k, "k_train_train"))))
-                else:
-                    out[g] = mean
+                out[g] = mean if k_test_test is None else Gaussian(
+                    mean, jnp.zeros_like(_as_jnp(_get_attr(k_train_train, k, "k_train_train"))))
                 continue
             ktd, m = _test_kernel(_get_attr(k_test_train, k, "k_test_train"), f"k_test_train.{k}", lay)
             mean = lay.unflat(ktd @ k_inv_y(k), (), m)
             if k_test_test is None:
                 out[g] = mean
                 continue
-            g_init = "ntk" if g == "ntkgp" else "nngp"
-            if g == "ntk" and (_bare(k_train_train) or _bare(k_test_train)):
-                raise ValueError("The 'ntk' posterior covariance needs both NNGP and NTK kernels: pass "
-                                 "k_train_train and k_test_train as objects with .nngp and .ntk "
-                                 "(e.g. kernel_fn(x, x_train, ('nngp', 'ntk'))).")
-            ktd_init, _ = _test_kernel(_get_attr(k_test_train, g_init, "k_test_train"),
-                                       f"k_test_train.{g_init}", lay)
-            ktt = _test_test(_get_attr(k_test_test, g_init, "k_test_test"), f"k_test_test.{g_init}", m, lay)
-            if g in ("nngp", "ntkgp"):
-                cov = ktt - ktd @ s(ktd_init.T)
-            else:
-                term1 = s(ktd.T)  # T^-1 T_*^T, (n, m)
-                nngp_dd = _as_jnp(H.make_2d(_get_attr(k_train_train, "nngp", "k_train_train")))
-                term2 = ktd @ s(ktd_init.T)
-                cov = term1.T @ nngp_dd @ term1 - (term2 + term2.T) + ktt
+            cov = _gp_covariance(g, s, ktd, k_train_train, k_test_train, k_test_test, m, lay)
             out[g] = Gaussian(mean, lay.uncov(cov, (), m))
         H.check_finite(out, "gp_inference's predict_fn",
                        hints=["the kernels are too large for the dtype; rescale them or use float64."])
         return _pack(out, single)
 
     return predict_fn
+
+
+def _gp_covariance(g, s: _Solver, ktd, k_train_train, k_test_train, k_test_test, m, lay: _Layout):
+    """(M', M') posterior covariance of `gp_inference` for get `g` (formulas there); `s` solves
+    with the regularized train-train kernel of g, `ktd` is g's 2-D test-train kernel."""
+    g_init = "ntk" if g == "ntkgp" else "nngp"
+    if g == "ntk" and (_bare(k_train_train) or _bare(k_test_train)):
+        raise ValueError("The 'ntk' posterior covariance needs both NNGP and NTK kernels: pass "
+                         "k_train_train and k_test_train as objects with .nngp and .ntk "
+                         "(e.g. kernel_fn(x, x_train, ('nngp', 'ntk'))).")
+    ktd_init, _ = _test_kernel(_get_attr(k_test_train, g_init, "k_test_train"),
+                               f"k_test_train.{g_init}", lay)
+    ktt = _test_test(_get_attr(k_test_test, g_init, "k_test_test"), f"k_test_test.{g_init}", m, lay)
+    if g in ("nngp", "ntkgp"):
+        return ktt - ktd @ s(ktd_init.T)
+    term1 = s(ktd.T)  # T^-1 T_*^T, (n, m)
+    nngp_dd = _as_jnp(H.make_2d(_get_attr(k_train_train, "nngp", "k_train_train")))
+    term2 = ktd @ s(ktd_init.T)
+    return term1.T @ nngp_dd @ term1 - (term2 + term2.T) + ktt
 
 
 def _bare(k):
@@ -688,25 +717,8 @@ def gradient_descent_mse_ensemble(kernel_fn: Callable, x_train, y_train, learnin
     default_get = get
     yf = lay.flat(y, lay.shape[0])
     N = y.size
-    k_dd = {}
-
-    def train_kernels(gs):
-        missing = tuple(g for g in gs if g not in k_dd)
-        if missing:
-            r = kernel_fn(x_train, None, missing if len(missing) > 1 else missing[0],
-                          **kernel_fn_train_train_kwargs)
-            for g in missing:
-                k_dd[g] = _extract(r, g, "kernel_fn(x_train, None, get)", len(missing) == 1)
-        return _KernelPair(**{g: k_dd[g] for g in gs})
-
-    @functools.lru_cache(2)
-    def eigenspace(g):
-        tk = _train_kernel(getattr(train_kernels((g,)), g), f"kernel_fn(x_train, None, {g!r})", lay, reg,
-                           absolute)
-        if tk.k2.shape[0] != lay.rows:
-            raise ValueError(f"y_train has {lay.shape[0]} rows but the {g} train-train kernel is "
-                             f"{tk.k2.shape}.")
-        return _eigh(tk.kr)
+    train_set = _EnsembleTrainSet(kernel_fn, x_train, kernel_fn_train_train_kwargs, lay, reg, absolute)
+    train_kernels, eigenspace = train_set.kernels, functools.lru_cache(2)(train_set.eigenspace)
 
     def predict_fn(t=None, x_test=None, get=None, compute_cov=False, **kernel_fn_test_test_kwargs):
         single, gets = _canonical_get(default_get if get is None else get, ("nngp", "ntk"))
@@ -715,16 +727,7 @@ def gradient_descent_mse_ensemble(kernel_fn: Callable, x_train, y_train, learnin
                      or (g == "ntk" and "ntk" in gets))
         kw = {**kernel_fn_train_train_kwargs, **kernel_fn_test_test_kwargs}
         kd = train_kernels(deps)
-        k_td = nngp_tt = None
-        if x_test is not None:
-            r = kernel_fn(x_test, x_train, deps if len(deps) > 1 else deps[0], **kw)
-            k_td = _KernelPair(**{g: _extract(r, g, "kernel_fn(x_test, x_train, get)", len(deps) == 1)
-                                  for g in deps})
-            if compute_cov:
-                nngp_tt = _extract(kernel_fn(x_test, None, "nngp", **kw), "nngp",
-                                   "kernel_fn(x_test, None, 'nngp')", True)
-        elif compute_cov:
-            nngp_tt = True
+        k_td, nngp_tt = _ensemble_test_kernels(kernel_fn, x_test, x_train, deps, compute_cov, kw)
         if t is None:
             fn = gp_inference(kd, y, reg, absolute, trace_axes)
             res = fn(gets, k_td, nngp_tt)
@@ -734,30 +737,79 @@ def gradient_descent_mse_ensemble(kernel_fn: Callable, x_train, y_train, learnin
         ts = np.asarray(t * lr, dtype=yf.dtype).reshape(-1)
         if not np.all(np.isfinite(ts)):
             raise ValueError("learning_rate * t overflows; use t=None for t = infinity.")
-        out = {}
-        for g in gets:
-            evals, evecs = eigenspace(g)
-            ktd = ktd_nngp = None
-            m = lay.shape[0]
-            if k_td is not None:
-                ktd, m = _test_kernel(getattr(k_td, g), f"kernel_fn(x_test, x_train, {g!r})", lay)
-                if compute_cov and g == "ntk":
-                    ktd_nngp, _ = _test_kernel(k_td.nngp, "kernel_fn(x_test, x_train, 'nngp')", lay)
-            nngp_dd = None
-            if compute_cov and (g == "ntk"):
-                nngp_dd = _as_jnp(H.make_2d(H.as_float_array(kd.nngp, "kernel_fn(x_train, None, 'nngp')")))
-            ntt = None
-            if compute_cov and k_td is not None:
-                ntt = _test_test(nngp_tt, "kernel_fn(x_test, None, 'nngp')", m, lay)
-            means, covs = _ens_core(evals, evecs, ts, yf, ktd, ktd_nngp, nngp_dd, ntt,
-                                    np.asarray(1.0 / N, yf.dtype), g, k_td is not None, compute_cov)
-            mean = lay.unflat(means, tshape, m)
-            out[g] = Gaussian(mean, lay.uncov(covs, tshape, m)) if compute_cov else mean
+        out = {g: _ensemble_at_times(g, eigenspace(g), ts, tshape, yf, N, kd, k_td, nngp_tt, compute_cov, lay)
+               for g in gets}
         H.check_finite(out, "gradient_descent_mse_ensemble's predict_fn",
                        hints=["the kernels are too large for the dtype; rescale the inputs or use float64."])
         return _pack(out, single)
 
     return predict_fn
+
+
+class _EnsembleTrainSet:
+    """The train-train kernels of `gradient_descent_mse_ensemble`, each computed once, on demand."""
+
+    def __init__(self, kernel_fn, x_train, kwargs, lay: _Layout, reg, absolute):
+        self.kernel_fn, self.x_train, self.kwargs = kernel_fn, x_train, kwargs
+        self.lay, self.reg, self.absolute = lay, reg, absolute
+        self.k_dd = {}
+
+    def kernels(self, gs) -> _KernelPair:
+        """The kernels named in `gs` (one kernel_fn call for those not computed yet)."""
+        missing = tuple(g for g in gs if g not in self.k_dd)
+        if missing:
+            r = self.kernel_fn(self.x_train, None, missing if len(missing) > 1 else missing[0], **self.kwargs)
+            for g in missing:
+                self.k_dd[g] = _extract(r, g, "kernel_fn(x_train, None, get)", len(missing) == 1)
+        return _KernelPair(**{g: self.k_dd[g] for g in gs})
+
+    def eigenspace(self, g):
+        """Eigendecomposition of g's checked, regularized train-train kernel."""
+        lay = self.lay
+        tk = _train_kernel(getattr(self.kernels((g,)), g), f"kernel_fn(x_train, None, {g!r})", lay, self.reg,
+                           self.absolute)
+        if tk.k2.shape[0] != lay.rows:
+            raise ValueError(f"y_train has {lay.shape[0]} rows but the {g} train-train kernel is "
+                             f"{tk.k2.shape}.")
+        return _eigh(tk.kr)
+
+
+def _ensemble_test_kernels(kernel_fn, x_test, x_train, deps, compute_cov, kw):
+    """(test-train kernels `_KernelPair` of `deps` or None, test-test NNGP or None) of
+    `gradient_descent_mse_ensemble` (test-test True: covariance on the training set)."""
+    k_td = nngp_tt = None
+    if x_test is not None:
+        r = kernel_fn(x_test, x_train, deps if len(deps) > 1 else deps[0], **kw)
+        k_td = _KernelPair(**{g: _extract(r, g, "kernel_fn(x_test, x_train, get)", len(deps) == 1)
+                              for g in deps})
+        if compute_cov:
+            nngp_tt = _extract(kernel_fn(x_test, None, "nngp", **kw), "nngp",
+                               "kernel_fn(x_test, None, 'nngp')", True)
+    elif compute_cov:
+        nngp_tt = True
+    return k_td, nngp_tt
+
+
+def _ensemble_at_times(g, eig, ts, tshape, yf, N, kd, k_td, nngp_tt, compute_cov, lay: _Layout):
+    """Mean (or `Gaussian`) of get `g` at the times ts (eta t, flattened; `tshape` prepended) from
+    the eigendecomposition `eig` of g's regularized train-train kernel."""
+    evals, evecs = eig
+    ktd = ktd_nngp = None
+    m = lay.shape[0]
+    if k_td is not None:
+        ktd, m = _test_kernel(getattr(k_td, g), f"kernel_fn(x_test, x_train, {g!r})", lay)
+        if compute_cov and g == "ntk":
+            ktd_nngp, _ = _test_kernel(k_td.nngp, "kernel_fn(x_test, x_train, 'nngp')", lay)
+    nngp_dd = None
+    if compute_cov and (g == "ntk"):
+        nngp_dd = _as_jnp(H.make_2d(H.as_float_array(kd.nngp, "kernel_fn(x_train, None, 'nngp')")))
+    ntt = None
+    if compute_cov and k_td is not None:
+        ntt = _test_test(nngp_tt, "kernel_fn(x_test, None, 'nngp')", m, lay)
+    means, covs = _ens_core(evals, evecs, ts, yf, ktd, ktd_nngp, nngp_dd, ntt,
+                            np.asarray(1.0 / N, yf.dtype), g, k_td is not None, compute_cov)
+    mean = lay.unflat(means, tshape, m)
+    return Gaussian(mean, lay.uncov(covs, tshape, m)) if compute_cov else mean
 
 
 def _extract(r, g, what, single):

@@ -310,6 +310,18 @@ class _Series:
     def array(self, key):
         return np.asarray(self.data[key]) if self.data[key] else None
 
+    def result(self, **fields) -> TrainResult:
+        """The `TrainResult` of the recorded series plus the run's other `fields`."""
+        arr, data = self.array, self.data
+        return TrainResult(
+            steps=np.asarray(data["steps"], dtype=int), loss_train=np.asarray(data["loss_train"]),
+            loss_test=arr("loss_test"), f_train=arr("f_train"), f_test=arr("f_test"),
+            weight_change=np.asarray(data["weight_change"]),
+            lin_loss_train=arr("lin_loss_train"), lin_loss_test=arr("lin_loss_test"),
+            lin_f_train=arr("lin_f_train"), lin_f_test=arr("lin_f_test"),
+            lin_weight_change=arr("lin_weight_change"), kernel_change=arr("kernel_change"),
+            kernels=arr("kernels"), **fields)
+
 
 def _check_train_args(apply_fn, params0, x_train, y_train, x_test, y_test):
     x_train = V.check_inputs(x_train, "x_train")
@@ -366,14 +378,8 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
     """
     apply_fn, net = as_apply_fn(net_or_fn)
     x_train, y_train, x_test, y_test = _check_train_args(apply_fn, params0, x_train, y_train, x_test, y_test)
-    has_test = x_test is not None
-    lr = V.check_positive_float(learning_rate, "learning_rate")
-    steps = V.check_int(steps, "steps", minimum=0)
-    momentum = _check_real(momentum, "momentum", lo=0.0, hi=1.0, hi_open=True)
-    divergence_factor = _check_real(divergence_factor, "divergence_factor", lo=1.0, lo_open=True)
-    linearized = V.check_bool(linearized, "linearized")
-    track_kernel = V.check_bool(track_kernel, "track_kernel")
-    check_stability = V.check_bool(check_stability, "check_stability")
+    lr, steps, momentum, divergence_factor, linearized, track_kernel, check_stability = _check_options(
+        learning_rate, steps, momentum, divergence_factor, linearized, track_kernel, check_stability)
     progress = V.as_progress(progress)
     opt_name = optimizer.lower() if isinstance(optimizer, str) else "custom"
     opt, set_lr = make_optimizer(optimizer, lr, momentum)
@@ -383,48 +389,72 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
     # so one compiled kernel function serves the stability check, kernel tracking and the
     # function-space updates below.
     single = net is not None and y_train.shape[1] == 1
+    kernel_np = _kernel_on_train(net_or_fn, net, x_train, single)
+    theta0_np, max_lr, message = None, None, ""
+    if check_stability or track_kernel:
+        theta0_np = kernel_np(params0)
+        H.check_finite(theta0_np, "The empirical NTK at params0", inputs={"x_train": x_train},
+                       params=params0)
+        if check_stability:
+            max_lr, message = _stability_check(theta0_np, y_train.size, lr, opt_name, momentum)
+
+    fspace, theta_full = None, np.zeros((1, 1), y_train.dtype)
+    if linearized and net is not None and opt_name in ("sgd", "gd", "momentum"):
+        # Linear optimizers: advance the linear model's train outputs in function space.
+        fspace = float(momentum) if opt_name == "momentum" else 0.0
+        theta_full = _function_space_kernel(net, params0, x_train, y_train,
+                                            theta0_np if single else None)
+    segment = _make_segment(apply_fn, opt, linearized, fspace)
+    lr_arr = np.asarray(lr, y_train.dtype)
+    state, norm0 = _make_start(apply_fn, opt, set_lr is not None)(params0, x_train, lr_arr)
+    seg_args = (params0, x_train, y_train, theta_full, lr_arr, norm0, x_test, y_test)
+    state, series, failure = _train_loop(segment, state, seg_args, rsteps, linearized, divergence_factor,
+                                         kernel_np if track_kernel else None, theta0_np, progress, steps)
+    if failure is not None:
+        message = _divergence_message(*failure, lr, max_lr, x_train, params0)
+    diverged = failure is not None
+    return series.result(diverged=diverged, diverged_step=failure[0] if diverged else None, message=message,
+                         learning_rate=lr, optimizer=opt_name, max_stable_lr=max_lr,
+                         params=None if diverged else state.params,
+                         lin_params=None if diverged else state.lin_params)
+
+
+def _check_options(learning_rate, steps, momentum, divergence_factor, linearized, track_kernel,
+                   check_stability):
+    """`train`'s scalar options, checked (in this order) and converted."""
+    return (V.check_positive_float(learning_rate, "learning_rate"),
+            V.check_int(steps, "steps", minimum=0),
+            _check_real(momentum, "momentum", lo=0.0, hi=1.0, hi_open=True),
+            _check_real(divergence_factor, "divergence_factor", lo=1.0, lo_open=True),
+            V.check_bool(linearized, "linearized"),
+            V.check_bool(track_kernel, "track_kernel"),
+            V.check_bool(check_stability, "check_stability"))
+
+
+def _kernel_on_train(net_or_fn, net, x_train, single):
+    """p -> the empirical NTK on x_train as numpy: (n, n) traced, from the full (n, n, 1, 1) kernel
+    of a one-output `net` when `single` (the same compiled function as the function-space kernel)."""
 
     def kernel_np(p):
         if single:
             return np.asarray(empirical_ntk(net, p, x_train, trace=False))[:, :, 0, 0]
         return np.asarray(empirical_ntk(net_or_fn, p, x_train))
 
-    theta0_np, max_lr, message = None, None, ""
-    if check_stability or track_kernel:
-        theta0_np = kernel_np(params0)
-        H.check_finite(theta0_np, "The empirical NTK at params0", inputs={"x_train": x_train},
-                       params=params0)
-        if check_stability and opt_name in ("sgd", "gd", "momentum") and np.any(theta0_np):
-            max_lr = max_learning_rate(theta0_np, y_train.size,
-                                       momentum=momentum if opt_name == "momentum" else 0.0)
-            if lr > max_lr:
-                message = (f"learning_rate={lr:g} exceeds the largest stable value "
-                           f"2N/lambda_max = {max_lr:.4g} for this network; training is expected to "
-                           "diverge. Lower the learning rate below that limit.")
-                warnings.warn(message, RuntimeWarning, stacklevel=2)
+    return kernel_np
 
-    fspace, theta_full = None, np.zeros((1, 1), y_train.dtype)
-    if linearized and net is not None and opt_name in ("sgd", "gd", "momentum"):
-        # Linear optimizers: advance the linear model's train outputs in function space.
-        fspace = float(momentum) if opt_name == "momentum" else 0.0
-        n_, k_ = y_train.shape
-        if single and theta0_np is not None:
-            theta_full = theta0_np.astype(y_train.dtype)
-        else:
-            th = np.asarray(empirical_ntk(net, params0, x_train, trace=False))  # (n, n, k, k)
-            theta_full = th.transpose(0, 2, 1, 3).reshape(n_ * k_, n_ * k_).astype(y_train.dtype)
-    segment = _make_segment(apply_fn, opt, linearized, fspace)
-    lr_arr = np.asarray(lr, y_train.dtype)
-    state, norm0 = _make_start(apply_fn, opt, set_lr is not None)(params0, x_train, lr_arr)
 
-    series = _Series()
-    loss0 = None
-    diverged, dstep = False, None
-    current = 0
+def _train_loop(segment, state, seg_args, rsteps, linearized, divergence_factor, kernel_np, theta0_np,
+                progress, steps):
+    """Run `segment` up to each recorded step. Returns (state, `_Series`, failure) with failure
+    None or (step, bad loss, initial loss) of the first recorded step whose loss is non-finite or
+    above divergence_factor times the initial one (nothing is recorded from it on).
+    `kernel_np` (or None): also record the NTK at each step and its change from `theta0_np`;
+    `progress(step, steps, "training")` after each recorded step."""
+    y_train, (x_test, y_test) = seg_args[2], seg_args[-2:]
+    series, loss0, current = _Series(), None, 0
     for target in rsteps:
         n = int(target - current)
-        state, r = segment(state, np.asarray(max(n, 0), np.int32), params0, x_train, y_train,
-                           theta_full, lr_arr, norm0, x_test if has_test else None, y_test)
+        state, r = segment(state, np.asarray(max(n, 0), np.int32), *seg_args)
         current = max(current, int(target))
         r = StepRecord(*jax.device_get(tuple(r)))
         lt, llt = float(r.loss_train), float(r.lin_loss_train)
@@ -433,43 +463,64 @@ def train(net_or_fn, params0, x_train, y_train, x_test=None, y_test=None, *,
         bad = [v for v in ((lt,) + ((llt,) if linearized else ())) if not np.isfinite(v)
                or v > divergence_factor * loss0]
         if bad:
-            diverged, dstep = True, current
-            message = (f"Training diverged by step {current} (loss {bad[0]:.3g}, started at "
-                       f"{loss0:.3g}). " + (
-                           f"The learning rate {lr:g} is above the stable limit {max_lr:.4g}; lower it."
-                           if max_lr is not None and lr > max_lr else
-                           "Lower the learning rate."))
-            if current == 0:
-                message = ("The loss is not finite at initialization: " +
-                           next(H.diagnose(inputs={"x_train": x_train}, params=params0),
-                                "check the network's outputs on x_train."))
-            break
-        lin = linearized
-        series.add(steps=current, loss_train=lt, f_train=np.asarray(r.f_train),
-                   weight_change=float(r.weight_change),
-                   lin_loss_train=llt if lin else None, lin_f_train=np.asarray(r.lin_f_train) if lin else None,
-                   lin_weight_change=float(r.lin_weight_change) if lin else None)
-        if has_test:
-            series.add(f_test=np.asarray(r.f_test), lin_f_test=np.asarray(r.lin_f_test) if lin else None)
-            if y_test is not None:
-                series.add(loss_test=float(r.loss_test), lin_loss_test=float(r.lin_loss_test) if lin else None)
-        if track_kernel:
+            return state, series, (current, bad[0], loss0)
+        _record(series, current, r, linearized, x_test is not None, y_test is not None)
+        if kernel_np is not None:
             Kt = kernel_np(state.params)
             den = float(np.linalg.norm(theta0_np))
             series.add(kernels=Kt, kernel_change=float(np.linalg.norm(Kt - theta0_np) / den) if den > 0
                        else 0.0)
         if progress is not None:
             progress(current, steps, "training")
+    return state, series, None
 
-    arr = series.array
-    return TrainResult(
-        steps=np.asarray(series.data["steps"], dtype=int), loss_train=np.asarray(series.data["loss_train"]),
-        loss_test=arr("loss_test"), f_train=arr("f_train"), f_test=arr("f_test"),
-        weight_change=np.asarray(series.data["weight_change"]),
-        lin_loss_train=arr("lin_loss_train"), lin_loss_test=arr("lin_loss_test"),
-        lin_f_train=arr("lin_f_train"), lin_f_test=arr("lin_f_test"),
-        lin_weight_change=arr("lin_weight_change"), kernel_change=arr("kernel_change"),
-        kernels=arr("kernels"), diverged=diverged, diverged_step=dstep, message=message,
-        learning_rate=lr, optimizer=opt_name, max_stable_lr=max_lr,
-        params=None if diverged else state.params, lin_params=None if diverged else state.lin_params,
-    )
+
+def _stability_check(theta0_np, n_outputs, lr, opt_name, momentum):
+    """(largest stable learning rate or None, warning message or ""): the limit 2N/lambda_max of
+    (momentum) gradient descent from the NTK at init; warns when `lr` exceeds it."""
+    if opt_name not in ("sgd", "gd", "momentum") or not np.any(theta0_np):
+        return None, ""
+    max_lr = max_learning_rate(theta0_np, n_outputs, momentum=momentum if opt_name == "momentum" else 0.0)
+    if lr <= max_lr:
+        return max_lr, ""
+    message = (f"learning_rate={lr:g} exceeds the largest stable value "
+               f"2N/lambda_max = {max_lr:.4g} for this network; training is expected to "
+               "diverge. Lower the learning rate below that limit.")
+    warnings.warn(message, RuntimeWarning, stacklevel=3)  # the caller of `train`
+    return max_lr, message
+
+
+def _function_space_kernel(net, params0, x_train, y_train, theta0_single):
+    """The (n k, n k) NTK at init (output-major rows) with which the linear model's train outputs
+    advance in function space; `theta0_single` is the (n, n) kernel of a one-output net if known."""
+    if theta0_single is not None:
+        return theta0_single.astype(y_train.dtype)
+    n_, k_ = y_train.shape
+    th = np.asarray(empirical_ntk(net, params0, x_train, trace=False))  # (n, n, k, k)
+    return th.transpose(0, 2, 1, 3).reshape(n_ * k_, n_ * k_).astype(y_train.dtype)
+
+
+def _divergence_message(step, loss, loss0, lr, max_lr, x_train, params0):
+    """What to tell the user when the loss at `step` is non-finite or above the divergence limit."""
+    if step == 0:
+        return ("The loss is not finite at initialization: " +
+                next(H.diagnose(inputs={"x_train": x_train}, params=params0),
+                     "check the network's outputs on x_train."))
+    return (f"Training diverged by step {step} (loss {loss:.3g}, started at "
+            f"{loss0:.3g}). " + (
+                f"The learning rate {lr:g} is above the stable limit {max_lr:.4g}; lower it."
+                if max_lr is not None and lr > max_lr else
+                "Lower the learning rate."))
+
+
+def _record(series, step: int, r: StepRecord, lin: bool, has_test: bool, has_y_test: bool):
+    """Append the record of `step` (host values) to `series`; linearized fields only with `lin`."""
+    series.add(steps=step, loss_train=float(r.loss_train), f_train=np.asarray(r.f_train),
+               weight_change=float(r.weight_change),
+               lin_loss_train=float(r.lin_loss_train) if lin else None,
+               lin_f_train=np.asarray(r.lin_f_train) if lin else None,
+               lin_weight_change=float(r.lin_weight_change) if lin else None)
+    if has_test:
+        series.add(f_test=np.asarray(r.f_test), lin_f_test=np.asarray(r.lin_f_test) if lin else None)
+        if has_y_test:
+            series.add(loss_test=float(r.loss_test), lin_loss_test=float(r.lin_loss_test) if lin else None)

@@ -686,12 +686,7 @@ def check_x(x, name, shape=None):
     if V.is_tracer(x):
         arr = x
     else:
-        try:
-            a = np.asarray(x)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}: {e}") from None
-        if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-            raise TypeError(f"{name} must be a numeric (float) array, got dtype {a.dtype}.")
+        a = V.as_numeric(x, name)
         if a.size == 0:
             raise ValueError(f"{name} is empty (shape {a.shape}); pass at least one point.")
         if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):

@@ -48,6 +48,43 @@ def _unstable_message(lr, lr_max, ev, N, res_message):
             "grow by a factor |1 − ηλ/N| > 1 every step. " + (res_message or ""))
 
 
+def _check_dtype(dtype):
+    import jax
+
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}.")
+    if dtype == "float64" and not jax.config.jax_enable_x64:
+        raise ValueError("dtype='float64' needs jax.config.update('jax_enable_x64', True).")
+
+
+def _circle_model(architecture, width, arch, seed, g, steps, dtype):
+    """(net, emp(params, x) -> Θ, Θ_∞ (float64), params at init, x) on the points of the unit
+    circle at angles g ("mlp"), or on a circle of digit images (flattened) for a stax architecture."""
+    import jax
+
+    from ... import data
+    from ...empirical import empirical_ntk
+    from ...infinite import infinite_kernel
+
+    n = len(g)
+    if architecture == "mlp":
+        x = data.circle_points(g).astype(dtype)
+        net = make_net(width, *arch)
+        th_inf = np.asarray(infinite_kernel(infinite_net(*arch, width), x, get="ntk").ntk, np.float64)
+        params = net.init(jax.random.PRNGKey(int(seed)), 2, dtype=x.dtype)
+
+        def emp(p, xs):
+            return empirical_ntk(net, p, xs)
+
+        return net, emp, th_inf, params, x
+    from . import _arch
+
+    _arch.check_cost(architecture, width, arch[0], n, n, steps)
+    x = data.image_circle(g).reshape(n, -1).astype(dtype)
+    net, emp, limit, init = _arch.stax_model(architecture, width, *arch)
+    return net, emp, np.asarray(limit(x)[1], np.float64), init(seed, n), x
+
+
 def spectrum_data(width: int = 512, seed: int = 0, depth: int = 2, activation: str = "relu",
                   alpha: float = 0.1, W_std: float = 1.5, b_std: float = 0.05,
                   n_train: int = 32, lr_fraction: float = 0.5, steps: int = 300,
@@ -64,40 +101,17 @@ def spectrum_data(width: int = 512, seed: int = 0, depth: int = 2, activation: s
     at the end over the modes the theory has learned (below 1e-4): `network_plateau`,
     `lin_plateau`. `dtype="float64"` needs jax_enable_x64.
     """
-    import jax
-
-    from ... import data
     from ...dynamics import max_learning_rate, train
-    from ...empirical import empirical_ntk
-    from ...infinite import infinite_kernel
 
     n = int(n_train)
     if n < 2:
         raise ValueError("Use at least 2 training points.")
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}.")
-    if dtype == "float64" and not jax.config.jax_enable_x64:
-        raise ValueError("dtype='float64' needs jax.config.update('jax_enable_x64', True).")
+    _check_dtype(dtype)
     g = np.linspace(-np.pi, np.pi, n, endpoint=False)
-    x = data.circle_points(g).astype(dtype)
     y = (np.sin(g) + 0.5 * np.sin(4 * g) + 0.25 * np.sin(8 * g))[:, None].astype(dtype)
     arch = (depth, activation, alpha, W_std, b_std, "ntk")
-    if architecture == "mlp":
-        net = make_net(width, *arch)
-        th_inf = np.asarray(infinite_kernel(infinite_net(*arch, width), x, get="ntk").ntk, np.float64)
-        params = net.init(jax.random.PRNGKey(int(seed)), 2, dtype=x.dtype)
-        def emp(p, xs):
-            return empirical_ntk(net, p, xs)
-
-        th = np.asarray(emp(params, x), np.float64)
-    else:  # a circle of digit images (flattened for the training loop)
-        from . import _arch
-
-        _arch.check_cost(architecture, width, depth, n, n, steps)
-        x = data.image_circle(g).reshape(n, -1).astype(dtype)
-        net, emp, limit, init = _arch.stax_model(architecture, width, *arch)
-        th_inf, params = np.asarray(limit(x)[1], np.float64), init(seed, n)
-        th = np.asarray(emp(params, x), np.float64)
+    net, emp, th_inf, params, x = _circle_model(architecture, width, arch, seed, g, steps, dtype)
+    th = np.asarray(emp(params, x), np.float64)
     ev, U = np.linalg.eigh(th)
     ev, U = ev[::-1], U[:, ::-1]
     lr_max = max_learning_rate(th, y.size)
