@@ -73,8 +73,8 @@ def main(argv=None):
         def run():
             return f(x, None, a.get)
     else:
-        def run():
-            return kernel_fn(x, None, a.get)
+        def run():  # the measured peak RSS is reported; the default 2 GiB refusal would stop the float64 truth
+            return kernel_fn(x, None, a.get, memory_budget=None)
 
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     t0 = time.perf_counter()

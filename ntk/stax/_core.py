@@ -909,7 +909,7 @@ def _compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degr
     return vals.get("nngp"), vals.get("ntk")
 
 
-#: Kernels with full spatial covariances estimated above this many bytes (None: 64 MiB on CPU,
+#: Kernels with full spatial covariances estimated above this many bytes (None: 32 MiB on CPU,
 #: 1 GiB on accelerators) are computed in exact blocks of about this size even without
 #: batch_size: the peak memory stays near one block, the blocks' arrays stay in cache, and with
 #: x2=None only the blocks on and above the diagonal are computed (about half the work).
@@ -919,7 +919,7 @@ AUTO_BLOCK_BYTES = None
 def _auto_block_bytes():
     if AUTO_BLOCK_BYTES is not None:
         return AUTO_BLOCK_BYTES
-    return 64 * 1024**2 if jax.default_backend() == "cpu" else 1024**3
+    return 32 * 1024**2 if jax.default_backend() == "cpu" else 1024**3
 
 
 def _auto_block_size(mem, n1, n2, diag, x1, x2):

@@ -53,6 +53,45 @@ def run_logged(cmd, log: list, timeout: float = TIMEOUT):
         raise RuntimeError("\n".join(log))
 
 
+def once_per_session(d: pathlib.Path, commands, timeout: float, what: str) -> pathlib.Path:
+    """Run `commands` (lists of argv) once into folder `d`, whichever xdist worker gets here first
+    (a lock file; the others wait up to `timeout` plus two minutes), log in d/log.txt. Returns `d`;
+    `pytest.fail`s with the log when a command failed, in every worker."""
+    import pytest
+
+    d.mkdir(parents=True, exist_ok=True)
+    done, failed, lock = d / "done", d / "failed", d / "lock"
+    deadline = time.monotonic() + timeout + 120
+    while not (done.exists() or failed.exists()):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for the {what} pipeline in {d}")
+            time.sleep(1.0)
+            continue
+        os.close(fd)
+        log = []
+        try:
+            for cmd in commands:
+                run_logged(cmd, log, timeout)
+            (d / "log.txt").write_text("\n".join(log))
+            done.touch()
+        except Exception as e:  # noqa: BLE001 - let the other workers see it instead of waiting
+            failed.write_text(f"{type(e).__name__}: {e}")
+    if failed.exists():
+        pytest.fail(f"{what} pipeline failed:\n" + failed.read_text(), pytrace=False)
+    return d
+
+
+def load_npz(path) -> dict:
+    """{name: array} of an .npz written by a pipeline."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
 def run_part(d: pathlib.Path, part: str):
     """Run one part's commands; write <part>.done or <part>.failed, and <part>.log."""
     log = []

@@ -13,63 +13,29 @@ Without .venv-ref the tests skip locally but fail under CI=true (as test_against
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import sys
-import time
 
-import numpy as np
 import pytest
 
 import empirical_cases as ec
 import empirical_models as em
-from pipelines import run_logged as _run
-from test_against_nt import REF_PY, TOLERANCES, _require_ref_env, rel_err
+from pipelines import load_npz, once_per_session
+from test_against_nt import REF_PY, TOLERANCES, _require_ref_env, _shared_dir, rel_err
 
 HERE = pathlib.Path(__file__).resolve().parent
 pytestmark = pytest.mark.reference
 PIPELINE_TIMEOUT = 1200
 
 
-def _pipeline(d: pathlib.Path):
-    log = []
-    t0 = time.perf_counter()
-    _run([sys.executable, HERE / "empirical_cases.py", d], log, PIPELINE_TIMEOUT)
-    left = PIPELINE_TIMEOUT - (time.perf_counter() - t0)
-    _run([REF_PY, HERE / "nt_empirical_oracle.py", d / "emp_cases.npz", d / "emp_nt.npz"], log, max(left, 60))
-    (d / "log.txt").write_text("\n".join(log))
-
-
 @pytest.fixture(scope="session")
 def emp_results(tmp_path_factory):
     _require_ref_env()
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    d = base / "nt_empirical"
-    d.mkdir(exist_ok=True)
-    done, failed, lock = d / "done", d / "failed", d / "lock"
-    deadline = time.monotonic() + PIPELINE_TIMEOUT + 120
-    while not (done.exists() or failed.exists()):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for the empirical NT pipeline in {d}")
-            time.sleep(1.0)
-            continue
-        os.close(fd)
-        try:
-            _pipeline(d)
-            done.touch()
-        except Exception as e:  # noqa: BLE001 - let the other workers see it
-            failed.write_text(f"{type(e).__name__}: {e}")
-    if failed.exists():
-        pytest.fail("empirical NT pipeline failed:\n" + failed.read_text(), pytrace=False)
-    with np.load(d / "emp_ours.npz", allow_pickle=False) as z:
-        ours = {k: z[k] for k in z.files}
-    with np.load(d / "emp_nt.npz", allow_pickle=False) as z:
-        nt = {k: z[k] for k in z.files}
+    d = _shared_dir(tmp_path_factory) / "nt_empirical"
+    once_per_session(d, [[sys.executable, HERE / "empirical_cases.py", d],
+                         [REF_PY, HERE / "nt_empirical_oracle.py", d / "emp_cases.npz", d / "emp_nt.npz"]],
+                     PIPELINE_TIMEOUT, "empirical NT")
+    ours, nt = load_npz(d / "emp_ours.npz"), load_npz(d / "emp_nt.npz")
     return ours, nt, json.loads(str(nt.pop("meta.json")))
 
 

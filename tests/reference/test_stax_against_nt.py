@@ -11,16 +11,14 @@ Without .venv-ref the tests skip locally but FAIL under CI=true (as test_against
 """
 from __future__ import annotations
 
-import os
 import pathlib
 import sys
-import time
 
 import numpy as np
 import pytest
 
 import stax_cases as sc
-from pipelines import run_logged
+from pipelines import load_npz, once_per_session
 from test_against_nt import QUAD_REFERENCE_MAX, TOLERANCES, _require_ref_env, _shared_dir, rel_err
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -32,42 +30,15 @@ pytestmark = pytest.mark.reference
 PIPELINE_TIMEOUT = 1200
 
 
-def _run(cmd, log):
-    run_logged(cmd, log, PIPELINE_TIMEOUT)
-
-
 @pytest.fixture(scope="session")
 def stax_results(tmp_path_factory):
     """(ours, nt) dicts, computed once per session whichever worker gets here first."""
     _require_ref_env()
     d = _shared_dir(tmp_path_factory) / "stax"
-    d.mkdir(exist_ok=True)
-    done, failed, lock = d / "done", d / "failed", d / "lock"
-    deadline = time.monotonic() + 2 * PIPELINE_TIMEOUT + 120
-    while not (done.exists() or failed.exists()):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for the NT stax pipeline in {d}")
-            time.sleep(1.0)
-            continue
-        os.close(fd)
-        try:
-            log = []
-            _run([sys.executable, HERE / "stax_cases.py", d], log)
-            _run([REF_PY, HERE / "nt_stax_oracle.py", d / "cases.npz", d / "nt.npz"], log)
-            (d / "log.txt").write_text("\n".join(log))
-            done.touch()
-        except Exception as e:  # let the other workers see it instead of waiting
-            failed.write_text(f"{type(e).__name__}: {e}")
-    if failed.exists():
-        pytest.fail("NT stax reference pipeline failed:\n" + failed.read_text(), pytrace=False)
-    with np.load(d / "ours.npz", allow_pickle=False) as z:
-        ours = {k: z[k] for k in z.files}
-    with np.load(d / "nt.npz", allow_pickle=False) as z:
-        nt = {k: z[k] for k in z.files}
-    return ours, nt
+    once_per_session(d, [[sys.executable, HERE / "stax_cases.py", d],
+                         [REF_PY, HERE / "nt_stax_oracle.py", d / "cases.npz", d / "nt.npz"]],
+                     PIPELINE_TIMEOUT, "NT stax reference")
+    return load_npz(d / "ours.npz"), load_npz(d / "nt.npz")
 
 
 def test_case_table_covers_the_contract():
