@@ -18,7 +18,7 @@ from . import activations, data, dynamics, empirical, experiments, infinite, lin
 from .activations import ACTIVATION_NAMES, Activation, get_activation
 from .dynamics import (TrainResult, ensemble_mse, gp_inference, gradient_descent_mse,
                        max_learning_rate, train)
-from ._empirical_engine import (empirical_kernel_fn, empirical_nngp_fn, empirical_ntk_fn,
+from ._empirical_engine import (NtkImplementation, empirical_kernel_fn, empirical_nngp_fn, empirical_ntk_fn,
                                 monte_carlo_kernel_fn)
 from .empirical import CostEstimate, empirical_ntk, estimate_cost, ntk_fn
 from .experiments import SweepResult, fit_loglog_slope, kernel_error, width_sweep
@@ -42,7 +42,8 @@ def __getattr__(name):
 
 
 __all__ = [
-    "ACTIVATION_NAMES", "Activation", "CostEstimate", "Kernel", "MLP", "SweepResult", "TrainResult",
+    "ACTIVATION_NAMES", "Activation", "CostEstimate", "Kernel", "MLP", "NtkImplementation", "SweepResult",
+    "TrainResult",
     "activations", "batch", "data", "dynamics", "empirical", "empirical_kernel_fn", "empirical_nngp_fn",
     "empirical_ntk", "empirical_ntk_fn", "ensemble_mse", "monte_carlo_kernel_fn",
     "estimate_cost", "experiments", "fit_loglog_slope", "get_activation", "gp_inference",

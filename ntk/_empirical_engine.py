@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import enum
 import functools
 import inspect
 import itertools
@@ -47,6 +48,16 @@ tree_map = jax.tree_util.tree_map
 tree_leaves = jax.tree_util.tree_leaves
 
 IMPLEMENTATIONS = {0: "auto", 1: "jacobian", 2: "ntvp", 3: "structured"}
+
+
+class NtkImplementation(enum.IntEnum):
+    """neural-tangents' names for `implementation=` (plain ints 0-3 are accepted too)."""
+
+    AUTO = 0
+    JACOBIAN_CONTRACTION = 1
+    NTK_VECTOR_PRODUCTS = 2
+    STRUCTURED_DERIVATIVES = 3
+
 _J_CHUNK = 1        # examples per GEMM when forming per-example weight gradients
 
 
@@ -1381,4 +1392,5 @@ def _accepts_kwarg(fn, name):
 
 
 __all__ = ["empirical_ntk_fn", "empirical_nngp_fn", "empirical_kernel_fn",
-           "monte_carlo_kernel_fn", "estimate", "compute", "ntk_impl", "Cost", "IMPLEMENTATIONS"]
+           "monte_carlo_kernel_fn", "estimate", "compute", "ntk_impl", "Cost", "IMPLEMENTATIONS",
+           "NtkImplementation"]

@@ -36,10 +36,12 @@ def _check_structure(params, params0):
         )
 
 
-def linearize(apply_fn, params0):
-    """First-order Taylor expansion: returns f_lin(params, *args, **kwargs) with
-    f_lin(params0, ...) = f(params0, ...); `apply_fn` may return any pytree of arrays."""
-    apply_fn, _ = as_apply_fn(apply_fn)
+def linearize(f, params):
+    """First-order Taylor expansion of f(params, *args, **kwargs) around params0 = `params`
+    (neural-tangents' argument names): returns f_lin(params, *args, **kwargs) with
+    f_lin(params0, ...) = f(params0, ...); `f` may return any pytree of arrays."""
+    apply_fn, _ = as_apply_fn(f)
+    params0 = params
 
     def f_lin(params, *args, **kwargs):
         _check_structure(params, params0)
@@ -75,15 +77,17 @@ def directional_derivatives(fn, params0, d, degree: int):
     return level(degree)(params0)
 
 
-def taylor_expand(apply_fn, params0, degree: int = 1):
+def taylor_expand(f, params, degree: int = 1):
     """Taylor expansion of any degree k >= 0 in the parameters around params0.
 
     Returns f_k(params, *args, **kwargs) = sum_{j <= k} D^j f[params0](d, ..., d) / j!, with
-    d = params - params0, for any pytree output of `apply_fn`. Its error against f shrinks like
+    params0 the `params` given here (neural-tangents' argument names) and d = params - params0,
+    for any pytree output of `f`. Its error against f shrinks like
     |d|^(k+1); for f polynomial of degree <= k in the parameters it equals f.
     """
     degree = _check_degree(degree)
-    apply_fn, _ = as_apply_fn(apply_fn)
+    apply_fn, _ = as_apply_fn(f)
+    params0 = params
     if degree == 1:
         return linearize(apply_fn, params0)
 

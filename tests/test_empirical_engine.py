@@ -280,6 +280,11 @@ def test_nngp_kernel_fn_and_kwargs():
     assert_close(k.nngp, jnp.einsum("ia,jb->ijab", out1, out2), **TOL)
     assert_close(k.ntk, jacrev_kernel(f, p, x1, x2, ()), **TOL)
     assert_close(kfn(x1, None, "nngp", p), jnp.einsum("ia,jb->ijab", out1, out1), **TOL)
+    # neural-tangents' names for the implementations are accepted
+    impl = ntk.NtkImplementation
+    assert [int(m) for m in impl] == [0, 1, 2, 3] and impl(3) is impl.STRUCTURED_DERIVATIVES
+    fe = ntk.empirical_ntk_fn(f, trace_axes=(), vmap_axes=0, implementation=impl.NTK_VECTOR_PRODUCTS)
+    assert_close(fe(x1, x2, p), k.ntk, **TOL)
 
     def g(q, x, scale, mode="tanh"):                     # an array and a static keyword argument
         return f(q, x) * scale if mode == "tanh" else f(q, x)

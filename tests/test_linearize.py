@@ -160,3 +160,6 @@ def test_linearize_stax_net_and_kwargs():
     _, df = jax.jvp(lambda q: apply_fn(q, x), (p0,), (d,))
     assert_close(f_lin(p, x), apply_fn(p0, x) + df)
     assert_close(ntk.taylor_expand(apply_fn, p0, 2)(p0, x), apply_fn(p0, x), rtol=0, atol=0)
+    # neural-tangents' keyword names: linearize(f, params), taylor_expand(f, params, degree)
+    assert_close(ntk.linearize(f=apply_fn, params=p0)(p, x), f_lin(p, x), rtol=0, atol=0)
+    assert_close(ntk.taylor_expand(f=apply_fn, params=p0, degree=1)(p, x), f_lin(p, x), rtol=0, atol=0)

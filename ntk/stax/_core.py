@@ -449,8 +449,8 @@ class Layer(tuple):
     def __new__(cls, *args, **kwargs):
         cell = []
 
-        def init_fn(key, input_shape):
-            return cell[0]._public_init(key, input_shape)
+        def init_fn(rng, input_shape):
+            return cell[0]._public_init(rng, input_shape)
 
         def apply_fn(params, inputs, **kw):
             return cell[0]._public_apply(params, inputs, **kw)
@@ -528,7 +528,7 @@ class Layer(tuple):
 
     # --- public triple ---------------------------------------------------------------------
     def _public_init(self, key, input_shape):
-        """init_fn(key, input_shape) -> (output_shape, params); input_shape includes the batch."""
+        """init_fn(rng, input_shape) -> (output_shape, params); rng a jax.random key, input_shape includes the batch."""
         _check_key(key)
         input_shape = _check_input_shape(input_shape)
         ex = _strip_batch(input_shape)
