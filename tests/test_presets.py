@@ -242,3 +242,24 @@ def test_page_reports_errors_without_traceback(monkeypatch, clean_preset_jobs):
     _run_until(at, lambda a: bool(a.error) or a.exception)
     assert not at.exception
     assert "training diverged" in at.error[0].value
+
+
+def test_every_preset_number_has_a_readable_name():
+    """Metric cards never show raw keys: the numbers of every recorded preset run (fixtures) and the
+    stax preset's accuracy keys get names without underscores."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    from ntk.analysis.presets.text import short_name
+
+    keys = set()
+    for path in (Path(__file__).parent / "fixtures" / "presets").glob("*.json.gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            keys |= set(json.load(f)["numbers"])
+    keys |= {f"acc_{a}_{g}_shift{s}" for a in ("mlp", "cnn", "cnn_pool") for g in ("ntk", "nngp") for s in (0, 1)}
+    keys |= {"pool_gain_ntk_shift1"}
+    assert len(keys) > 20
+    raw = {k: short_name(k) for k in keys if "_" in short_name(k)}
+    assert not raw, raw
+    assert short_name("acc_cnn_pool_nngp_shift0") == "CNN + pool test accuracy, NNGP (original digits)"

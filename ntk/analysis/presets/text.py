@@ -149,6 +149,10 @@ _SHORT = {
 }
 
 
+def _shift(px: str) -> str:
+    return "original digits" if int(px) == 0 else f"digits shifted ≤ {int(px)} px"
+
+
 def short_name(key: str) -> str:
     """A readable name for number `key` of a preset: 'dev_init_w100' -> 'deviation from Θ∞ at init
     (n=100)', 'slope_kernel_change_ci_low' -> 'slope of kernel change: 95 % interval, low'."""
@@ -159,6 +163,13 @@ def short_name(key: str) -> str:
         base = f"slope of {_SHORT.get(m.group(1), m.group(1).replace('_', ' '))}"
         return base + {"_ci_low": ": 95 % interval, low", "_ci_high": ": 95 % interval, high",
                        None: ""}[m.group(2)]
+    m = re.fullmatch(r"acc_(mlp|cnn|cnn_pool|resnet)_(ntk|nngp)_shift(\d+)", key)
+    if m:
+        arch = {"mlp": "MLP", "cnn": "CNN", "cnn_pool": "CNN + pool", "resnet": "ResNet"}[m.group(1)]
+        return f"{arch} test accuracy, {m.group(2).upper()} ({_shift(m.group(3))})"
+    m = re.fullmatch(r"pool_gain_(ntk|nngp)_shift(\d+)", key)
+    if m:
+        return f"pooled CNN minus MLP, {m.group(1).upper()} accuracy ({_shift(m.group(2))})"
     m = re.fullmatch(r"(.+)_w(\d+)", key)
     if m:
         return f"{_SHORT.get(m.group(1), m.group(1).replace('_', ' '))} (n={m.group(2)})"
