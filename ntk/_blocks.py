@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _validate as V
+
 #: What the most recent `blocked_pairwise` call did (number of devices, blocks, devices holding the
 #: first result); read by tests to check that the work really was sharded.
 last_call: dict = {}
@@ -71,8 +73,10 @@ def blocked_pairwise(block_fn, x1, x2, batch_size: int, progress=None, devices=N
     The next block is dispatched before the previous one is copied to the host.
 
     Returns a tuple of numpy arrays of shape (n1, n2, ...) (64-byte aligned: `to_jax` wraps them
-    without a copy on CPU). `progress(done, total)` after each call.
+    without a copy on CPU). `progress(done, total, label)` (the library's one signature; a
+    two-argument callback also works) after each call, label "kernel blocks".
     """
+    progress = V.as_progress(progress)
     n1, n2 = x1.shape[0], x2.shape[0]
     if symmetric and n1 != n2:
         raise ValueError("symmetric=True needs x2 = x1.")
@@ -107,11 +111,11 @@ def blocked_pairwise(block_fn, x1, x2, batch_size: int, progress=None, devices=N
         if pending is not None:
             store(*pending)
             if progress is not None:
-                progress(done - 1, len(tasks))
+                progress(done - 1, len(tasks), "kernel blocks")
         pending = (g, j, res)
     store(*pending)
     if progress is not None:
-        progress(len(tasks), len(tasks))
+        progress(len(tasks), len(tasks), "kernel blocks")
     return tuple(outs)
 
 

@@ -296,7 +296,7 @@ def empirical_ntk(net_or_fn, params, x1, x2=None, method: str = "auto", trace: b
       trace: True -> (n1, n2), mean over output units; False -> (n1, n2, k, k).
       batch_size: compute in (batch_size x batch_size) blocks to bound memory.
       memory_budget: bytes; a request estimated above it raises ValueError suggesting batch_size.
-      progress: optional callback progress(done, total) called per block.
+      progress: optional callback progress(done, total, label) called per block.
       vmap_axes: 0 (per-example derivatives; apply_fn must treat rows independently) or None.
       explain: also return the `CostEstimate` (method used, path of every parameter).
     """
@@ -329,7 +329,7 @@ def empirical_ntk(net_or_fn, params, x1, x2=None, method: str = "auto", trace: b
     if batch_size is None:
         out = E.compute(ff, x1, x2, params, trace_axes, (), vmap_axes, impl)
         if progress is not None:
-            progress(1, 1)
+            V.as_progress(progress)(1, 1, "kernel blocks")
     else:
         fn = _block_fn(ff, impl, trace_axes, vmap_axes)
         (out,) = blocked_pairwise(fn, x1, x1 if same else x2, batch_size, progress, args=(params,),

@@ -127,7 +127,7 @@ def infinite_kernel(
     (n1, n2, H, H', W, W') ((n1, n2, H, W) with diagonal_spatial=True).
     The memory of the computation is estimated first; above `memory_budget` (bytes) a ValueError
     suggests a `batch_size`, which computes exact (batch_size x batch_size) blocks over all devices;
-    `progress(done, total)` is called after each block. Quadrature activations pick their rule
+    `progress(done, total, label)` is called after each block. Quadrature activations pick their rule
     (Gauss-Hermite or a scaled trapezoid) from the largest pre-activation variance they see unless
     `quadrature_degree` (an int: Gauss-Hermite degree, or ("trap"|"gh", nodes)) is given.
     """

@@ -127,6 +127,15 @@ def test_progress_convention():
     ntk.width_sweep([8, 16], seeds=[0], x_train=ds.x_train, metrics=("kernel_error",),
                     progress=lambda d, t, label: calls.append((d, t, label)))
     assert calls == [(1, 2, "width 8, seed 0"), (2, 2, "width 16, seed 0")]
+    # the kernels report (done, total, label) too; two-argument callbacks still work
+    net, x = ntk.mlp(widths=[8], activation="relu"), ds.x_train
+    for kernel in (lambda cb: ntk.infinite_kernel(net, x, batch_size=2, progress=cb),
+                   lambda cb: ntk.empirical_ntk(net, net.init(jax.random.PRNGKey(0), 2), x, batch_size=2,
+                                                progress=cb)):
+        three, two = [], []
+        kernel(lambda d, t, label: three.append((d, t, label)))
+        kernel(lambda d, t: two.append((d, t)))
+        assert three[-1] == (3, 3, "kernel blocks") and two[-1] == (3, 3), (three, two)
 
 
 def test_compat_names_still_work():

@@ -6,7 +6,6 @@ function that takes a callback passes it through `as_progress`.
 """
 from __future__ import annotations
 
-import inspect
 from typing import Callable, Optional
 
 Progress = Optional[Callable[[int, int, str], None]]
@@ -16,23 +15,12 @@ def _noop(done, total, label=""):
     return None
 
 
-def _n_positional(fn) -> int:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # builtins without a signature
-        return 3
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return 3
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-
-
 def as_progress(cb: Optional[Callable]) -> Callable[[int, int, str], None]:
-    """`cb` as a three-argument callback (a no-op for None; a two-argument one drops the label)."""
-    if cb is None:
-        return _noop
-    if _n_positional(cb) >= 3:
-        return cb
-    return lambda done, total, label="": cb(done, total)
+    """`cb` as a three-argument callback (a no-op for None; a two-argument one drops the label):
+    `ntk._validate.as_progress`, the library's one normalizer, with a no-op for None."""
+    from .._validate import as_progress as normalize
+
+    return normalize(cb) or _noop
 
 
 def scaled(cb: Optional[Callable], offset: int, total: int, label: str):

@@ -896,7 +896,7 @@ def _compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degr
         if x2 is None and not diag:  # exactly symmetric (sums over position pairs round in either order)
             nngp, ntk = _symmetrize(nngp), _symmetrize(ntk)
         if progress is not None:
-            progress(1, 1)
+            V.as_progress(progress)(1, 1, "kernel blocks")
         return (nngp if "nngp" in names else None), ntk
     bs = V.check_positive_int(batch_size, "batch_size")
     mem = kernel_cost(record, min(bs, n1), min(bs, n2), diag, itemsize, get_ntk, rules)
