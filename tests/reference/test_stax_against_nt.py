@@ -14,12 +14,11 @@ from __future__ import annotations
 import pathlib
 import sys
 
-import numpy as np
 import pytest
 
 import stax_cases as sc
 from pipelines import load_npz, once_per_session
-from test_against_nt import QUAD_REFERENCE_MAX, TOLERANCES, _require_ref_env, _shared_dir, rel_err
+from test_against_nt import _require_ref_env, _shared_dir, assert_case_matches
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -59,22 +58,5 @@ def test_case_table_covers_the_contract():
 def test_stax_case(stax_results, name):
     ours, nt = stax_results
     case = sc.CASE_BY_NAME[name]
-    qerr = nt.get(f"{name}/quad_check_err")
-    problems, report = [], []
-    for our_key, nt_key, tier in sc.comparisons(case):
-        a, b = ours[f"{name}/{our_key}"], nt[f"{name}/{nt_key}"]
-        if a.shape != b.shape:
-            problems.append(f"{our_key}: shape {a.shape} vs NT {nt_key} {b.shape}")
-            continue
-        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-            problems.append(f"{our_key}: non-finite values (ours or NT's {nt_key})")
-            continue
-        if tier == "quad":
-            assert qerr is not None and float(qerr) <= QUAD_REFERENCE_MAX, (
-                f"NT's quadrature is not converged for {name} (deg vs 2 deg: {qerr}); raise its deg")
-        err, tol = rel_err(a, b), TOLERANCES[tier]
-        report.append(f"{our_key} vs NT {nt_key}: {err:.1e} (tol {tol:.0e}, {tier})")
-        if not err <= tol:
-            problems.append(report[-1])
-    assert not problems, (f"{name} ({case['kind']}, desc={case['desc']}):\n  " + "\n  ".join(problems)
-                          + "\nall:\n  " + "\n  ".join(report))
+    assert_case_matches(ours, nt, name, sc.comparisons(case), f"{case['kind']}, desc={case['desc']}",
+                        fix="raise its deg")
