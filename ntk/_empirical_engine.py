@@ -1174,6 +1174,7 @@ def compute(f, x1, x2, params, trace_axes=(-1,), diagonal_axes=(), vmap_axes=Non
             implementation=0, memory_budget=None, chunk=None, **kwargs):
     """Empirical NTK through a cached jitted program (one compile per configuration/shapes)."""
     impl = _check_impl(implementation)
+    _check_vmap_axes(vmap_axes, x1, x2)
     dyn, static, skey = _split_static(kwargs)
     if "rng" in dyn and x2 is not None:
         # NT's rule compares x1 and x2 by value: do it here, outside the compiled program.
@@ -1191,6 +1192,27 @@ def compute(f, x1, x2, params, trace_axes=(-1,), diagonal_axes=(), vmap_axes=Non
 # ---------------------------------------------------------------------------------------------
 # Public NT-style functions
 # ---------------------------------------------------------------------------------------------
+
+def _check_vmap_axes(vmap_axes, x1, x2):
+    """An integer `vmap_axes` must name an axis of the (array) inputs; ValueError otherwise."""
+    if vmap_axes is None or isinstance(vmap_axes, bool) or not isinstance(vmap_axes, (int, np.integer)):
+        return
+    for name, x in (("x1", x1), ("x2", x2)):
+        nd = getattr(x, "ndim", None)
+        if nd is not None and not -nd <= int(vmap_axes) < nd:
+            raise ValueError(f"vmap_axes={vmap_axes} is not an axis of {name} (shape {tuple(x.shape)}): use the "
+                             "batch axis of the inputs, e.g. vmap_axes=0, or None.")
+
+
+def _check_key(key, name: str = "key"):
+    """A jax.random key (typed, or the raw uint32 pair of jax.random.PRNGKey); TypeError otherwise."""
+    dt = getattr(key, "dtype", None)
+    ok = dt is not None and (jnp.issubdtype(dt, jax.dtypes.prng_key)
+                             or (np.dtype(dt) == np.uint32 and tuple(np.shape(key)) == (2,)))
+    if not ok:
+        raise TypeError(f"{name} must be a jax.random key, e.g. jax.random.PRNGKey(0), got {key!r}.")
+    return key
+
 
 def _check_impl(implementation):
     try:
@@ -1327,6 +1349,7 @@ def monte_carlo_kernel_fn(init_fn, apply_fn, key, n_samples, batch_size=0, devic
     """
     _check_fn(apply_fn)
     _check_fn(init_fn, "init_fn")
+    _check_key(key)
     if isinstance(n_samples, (list, tuple, set)):
         counts = sorted({int(n) for n in n_samples})
         generator = True

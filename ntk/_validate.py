@@ -145,8 +145,19 @@ def check_pair(x1, x2):
     return x1, x2
 
 
-def check_memory(estimate_bytes: float, budget: float | None, what: str, suggestion: str):
+def check_budget(budget, name: str = "memory_budget"):
+    """`budget` (bytes) if it is None or a positive finite number, else a clear TypeError/ValueError."""
     if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number of bytes or None (no limit), got {budget!r}.")
+    if not (np.isfinite(budget) and budget > 0):
+        raise ValueError(f"{name} must be a positive number of bytes or None (no limit), got {budget!r}.")
+    return budget
+
+
+def check_memory(estimate_bytes: float, budget: float | None, what: str, suggestion: str):
+    if check_budget(budget) is None:
         return
     if estimate_bytes > budget:
         raise ValueError(

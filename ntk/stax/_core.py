@@ -860,6 +860,7 @@ def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degre
     from .. import _health as H
 
     H.check_kernel_inputs(x1, x2)
+    V.check_budget(memory_budget)
     out = _compute_kernel(layer, x1, x2, names, diagonal_spatial, quadrature_degree, memory_budget, batch_size,
                           progress, devices)
     return H.check_kernel_output(out, f"The infinite-width kernel of {layer.name}", x1, x2)
