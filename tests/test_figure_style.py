@@ -21,6 +21,11 @@ def _json(fig):
     return json.loads(fig.to_json())
 
 
+#: Smaller sizes where a page's default view takes a minute to compute: the same figures, panels,
+#: traces and labels (what this test checks), fewer points and seeds.
+SMALLER = {"architectures": dict(n_train=30, n_test=30, widths=[16, 64], n_seeds=1)}
+
+
 def _registry_pages():
     from ntk.app import registry as R
 
@@ -34,7 +39,7 @@ def test_page_default_figures_are_readable(page):
     from ntk.figures import apply_theme
 
     rec = R.get(page)
-    args = rec.compute_args(rec.default_config())
+    args = rec.compute_args({**rec.default_config(), **SMALLER.get(page, {})})
     d = rec.data_function()(**args)
     figs = rec.default_figures(d)
     assert figs, f"{page}: no figure"
