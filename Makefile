@@ -31,4 +31,4 @@ run: $(STAMP) $(WARM)
 TEST_DEPS ?=
 # One line per finished test file (tests/_progress.py), the 15 slowest tests at the end.
 test: $(STAMP) $(TEST_DEPS)
-	$(VPY) -m pytest -n 2 -q --durations=15 $(PYTEST_MARKS) tests
+	$(VPY) -m pytest -n 2 --dist worksteal -q --durations=15 $(PYTEST_MARKS) tests
