@@ -37,6 +37,7 @@ def dump(which):
     else:
         import ntk
         top, stax, predict = ntk, ntk.stax, ntk.predict
+    import jax
     import jax.numpy as jnp
 
     res = {f"stax.{n}": signature(getattr(stax, n)) for n in STAX}
@@ -50,7 +51,7 @@ def dump(which):
     res["empirical_ntk_fn()"] = signature(top.empirical_ntk_fn(apply_fn))
     res["empirical_nngp_fn()"] = signature(top.empirical_nngp_fn(apply_fn))
     res["empirical_kernel_fn()"] = signature(top.empirical_kernel_fn(apply_fn))
-    res["monte_carlo_kernel_fn()"] = signature(top.monte_carlo_kernel_fn(init_fn, apply_fn, None, 1))
+    res["monte_carlo_kernel_fn()"] = signature(top.monte_carlo_kernel_fn(init_fn, apply_fn, jax.random.PRNGKey(0), 1))
     k = jnp.eye(3) + 1.0
     y = jnp.ones((3, 1))
     res["predict.gradient_descent_mse()"] = signature(predict.gradient_descent_mse(k, y))
