@@ -22,3 +22,18 @@ def assert_close(actual, expected, rtol=None, atol=None, err_msg=""):
     err = float(np.max(np.abs(actual - expected))) if expected.size else 0.0
     assert err <= atol + rtol * scale, (
         f"max abs error {err:.3e} > atol {atol:.1e} + rtol {rtol:.1e} * {scale:.3e}. {err_msg}")
+
+
+def assert_refused(fn, exc, match):
+    """`fn()` raises exactly `exc` (not a subclass) with a message matching `match`; RuntimeWarnings
+    on the way (e.g. a divergence warning before the error) are ignored. Returns the exception."""
+    import warnings
+
+    import pytest
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(exc, match=match) as ei:
+            fn()
+    assert ei.type is exc, f"{ei.type.__name__}: {ei.value}"
+    return ei.value

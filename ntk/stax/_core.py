@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _health as H
 from .. import _validate as V
 from .. import activations as A
 
@@ -857,8 +858,6 @@ def compute_kernel(layer, x1, x2, names, diagonal_spatial=None, quadrature_degre
     """(nngp or None, ntk or None) of `layer` on x1, x2 (validated), optionally in exact blocks
     spread over `devices` (default: all). Inputs whose squared norms overflow are refused, and a
     non-finite kernel raises `NonFiniteError` with its cause (ntk._health), never returned."""
-    from .. import _health as H
-
     H.check_kernel_inputs(x1, x2)
     V.check_budget(memory_budget)
     out = _compute_kernel(layer, x1, x2, names, diagonal_spatial, quadrature_degree, memory_budget, batch_size,
