@@ -65,3 +65,13 @@ def clear_caches() -> int:
 
 
 __all__ = ["cached", "clear_caches", "register", "registered"]
+
+
+def jax_cache_dir():
+    """The on-disk cache of compiled XLA programs shared by the app's processes (and the test
+    suite's): NTK_JAX_CACHE, default ~/.cache/ntk-app/jax; None when NTK_JAX_CACHE is 0 or empty."""
+    import os
+    from pathlib import Path
+
+    path = os.environ.get("NTK_JAX_CACHE", str(Path.home() / ".cache" / "ntk-app" / "jax"))
+    return None if not path or path == "0" else path

@@ -70,6 +70,7 @@ def _layers(fn):
 def _jacrev_ntk(apply_fn, params, x1, x2, trace_axes):
     """Theta = sum_p df(x1)/dp df(x2)/dp in NT's layout: (n1, n2) then each non-traced output axis
     twice (x1's, x2's); traced axes are averaged over their diagonal."""
+    @jax.jit  # one compiled program instead of op-by-op dispatch of the eager jacrev
     def flat_jac(x):
         j = jax.jacrev(apply_fn)(params, x)
         out_nd = apply_fn(params, x).ndim

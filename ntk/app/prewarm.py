@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Callable, Optional
 
 import streamlit as st
@@ -53,8 +52,10 @@ def configure_jax_cache() -> None:
     ~/.cache/ntk-app/jax; 0 = off), unless a compilation cache is configured already."""
     import jax
 
-    path = os.environ.get("NTK_JAX_CACHE", str(Path.home() / ".cache" / "ntk-app" / "jax"))
-    if path and path != "0" and not jax.config.jax_compilation_cache_dir:
+    from .._cache import jax_cache_dir
+
+    path = jax_cache_dir()
+    if path and not jax.config.jax_compilation_cache_dir:
         jax.config.update("jax_compilation_cache_dir", path)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 

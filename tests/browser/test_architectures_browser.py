@@ -14,7 +14,7 @@ SMALL_ARCH = "n_train=20&n_test=20&widths=4,8&n_seeds=1&depth=1"
 
 @pytest.fixture
 def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, reduced_motion="reduce")
     pg = ctx.new_page()
     yield pg
     ctx.close()

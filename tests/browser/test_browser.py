@@ -19,7 +19,7 @@ PAGES = [  # (url path, query, minimum number of plots)
 
 @pytest.fixture
 def page(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, reduced_motion="reduce")
     pg = ctx.new_page()
     yield pg
     ctx.close()

@@ -36,10 +36,15 @@ def _parts(d: pathlib.Path):
         "predict": [[main, HERE / "predict_cases.py", d],
                     [ref, HERE / "predict_oracle.py", d / "predict_cases.npz", d / "predict_nt.npz"]],
         "selfcheck": [[ref, HERE / "oracle_selfcheck.py"]],
+        "empirical": [[main, HERE / "empirical_cases.py", d / "empirical"],
+                      [ref, HERE / "nt_empirical_oracle.py", d / "empirical" / "emp_cases.npz",
+                       d / "empirical" / "emp_nt.npz"]],
+        "stax": [[main, HERE / "stax_cases.py", d / "stax"],
+                 [ref, HERE / "nt_stax_oracle.py", d / "stax" / "cases.npz", d / "stax" / "nt.npz"]],
     }
 
 
-PARTS = ("nt", "predict", "selfcheck")
+PARTS = ("nt", "predict", "selfcheck", "empirical", "stax")
 
 
 def run_logged(cmd, log: list, timeout: float = TIMEOUT):
@@ -51,37 +56,6 @@ def run_logged(cmd, log: list, timeout: float = TIMEOUT):
                f"{p.stdout[-6000:]}{p.stderr[-4000:]}")
     if p.returncode != 0:
         raise RuntimeError("\n".join(log))
-
-
-def once_per_session(d: pathlib.Path, commands, timeout: float, what: str) -> pathlib.Path:
-    """Run `commands` (lists of argv) once into folder `d`, whichever xdist worker gets here first
-    (a lock file; the others wait up to `timeout` plus two minutes), log in d/log.txt. Returns `d`;
-    `pytest.fail`s with the log when a command failed, in every worker."""
-    import pytest
-
-    d.mkdir(parents=True, exist_ok=True)
-    done, failed, lock = d / "done", d / "failed", d / "lock"
-    deadline = time.monotonic() + timeout + 120
-    while not (done.exists() or failed.exists()):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for the {what} pipeline in {d}")
-            time.sleep(1.0)
-            continue
-        os.close(fd)
-        log = []
-        try:
-            for cmd in commands:
-                run_logged(cmd, log, timeout)
-            (d / "log.txt").write_text("\n".join(log))
-            done.touch()
-        except Exception as e:  # noqa: BLE001 - let the other workers see it instead of waiting
-            failed.write_text(f"{type(e).__name__}: {e}")
-    if failed.exists():
-        pytest.fail(f"{what} pipeline failed:\n" + failed.read_text(), pytrace=False)
-    return d
 
 
 def load_npz(path) -> dict:
@@ -105,7 +79,8 @@ def run_part(d: pathlib.Path, part: str):
         (d / f"{part}.failed").write_text(f"{type(e).__name__}: {e}\n" + "\n".join(log))
 
 
-_FILES = {"test_against_nt.py": ("nt", "selfcheck"), "test_predict_against_nt.py": ("predict",)}
+_FILES = {"test_against_nt.py": ("nt", "selfcheck"), "test_predict_against_nt.py": ("predict",),
+          "test_empirical_against_nt.py": ("empirical",), "test_stax_against_nt.py": ("stax",)}
 
 
 def wanted_parts(config) -> tuple:

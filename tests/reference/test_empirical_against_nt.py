@@ -1,6 +1,7 @@
 """Empirical NTK of plain-JAX models against neural-tangents 0.6.5 (the pinned reference env).
 
-Pipeline (once per session, shared by xdist workers through a lock file):
+Pipeline (part "empirical" of tests/reference/pipelines.py: started in the background at session
+start, or run once per session by the first worker that needs it):
   1. ``empirical_cases.py OUT`` in a subprocess of this interpreter (main env, float64): inputs
      and our kernels (structured method) for every model of ``empirical_models.py`` and every
      configuration of ``empirical_cases.CONFIGS`` (trace / full / diagonal outputs, vmap_axes 0 and
@@ -13,28 +14,20 @@ Without .venv-ref the tests skip locally but fail under CI=true (as test_against
 from __future__ import annotations
 
 import json
-import pathlib
-import sys
 
 import pytest
 
 import empirical_cases as ec
 import empirical_models as em
-from pipelines import load_npz, once_per_session
-from test_against_nt import REF_PY, TOLERANCES, _require_ref_env, _shared_dir, rel_err
+from pipelines import load_npz
+from test_against_nt import TOLERANCES, _ready, rel_err
 
-HERE = pathlib.Path(__file__).resolve().parent
 pytestmark = pytest.mark.reference
-PIPELINE_TIMEOUT = 1200
 
 
 @pytest.fixture(scope="session")
 def emp_results(tmp_path_factory):
-    _require_ref_env()
-    d = _shared_dir(tmp_path_factory) / "nt_empirical"
-    once_per_session(d, [[sys.executable, HERE / "empirical_cases.py", d],
-                         [REF_PY, HERE / "nt_empirical_oracle.py", d / "emp_cases.npz", d / "emp_nt.npz"]],
-                     PIPELINE_TIMEOUT, "empirical NT")
+    d = _ready("empirical", tmp_path_factory) / "empirical"
     ours, nt = load_npz(d / "emp_ours.npz"), load_npz(d / "emp_nt.npz")
     return ours, nt, json.loads(str(nt.pop("meta.json")))
 

@@ -1,6 +1,7 @@
 """Cross-check of ntk.stax against neural-tangents 0.6.5 (the pinned reference env, .venv-ref).
 
-Pipeline (once per test session, shared by xdist workers through a lock file):
+Pipeline (part "stax" of tests/reference/pipelines.py: started in the background at session start,
+or run once per session by the first worker that needs it):
   1. ``stax_cases.py OUT`` in a subprocess of this interpreter (main env, float64);
   2. ``.venv-ref/bin/python nt_stax_oracle.py OUT/cases.npz OUT/nt.npz``;
   3. one test per case compares ``stax_cases.comparisons(case)`` under test_against_nt.TOLERANCES
@@ -11,32 +12,19 @@ Without .venv-ref the tests skip locally but FAIL under CI=true (as test_against
 """
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import pytest
 
 import stax_cases as sc
-from pipelines import load_npz, once_per_session
-from test_against_nt import _require_ref_env, _shared_dir, assert_case_matches
-
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-REF_PY = ROOT / ".venv-ref" / "bin" / "python"
+from pipelines import load_npz
+from test_against_nt import _ready, assert_case_matches
 
 pytestmark = pytest.mark.reference
-
-PIPELINE_TIMEOUT = 1200
 
 
 @pytest.fixture(scope="session")
 def stax_results(tmp_path_factory):
-    """(ours, nt) dicts, computed once per session whichever worker gets here first."""
-    _require_ref_env()
-    d = _shared_dir(tmp_path_factory) / "stax"
-    once_per_session(d, [[sys.executable, HERE / "stax_cases.py", d],
-                         [REF_PY, HERE / "nt_stax_oracle.py", d / "cases.npz", d / "nt.npz"]],
-                     PIPELINE_TIMEOUT, "NT stax reference")
+    """(ours, nt) dicts of the "stax" pipeline part."""
+    d = _ready("stax", tmp_path_factory) / "stax"
     return load_npz(d / "ours.npz"), load_npz(d / "nt.npz")
 
 
