@@ -81,6 +81,9 @@ def test_stax_cnn_gp_notebook_runs_and_states_what_it_prints():
     code = [c for c in nb.cells if c.cell_type == "code"]
     md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     stderr = "".join(o.get("text", "") for c in code for o in c.get("outputs", []) if o.get("name") == "stderr")
+    # the notebook's own computations warn about nothing; a JAX compile-cache entry read while another
+    # test process writes it (the suite shares one cache) is only recompiled, and is not the notebook's
+    stderr = "\n".join(ln for ln in stderr.splitlines() if "persistent compilation cache" not in ln)
     assert "Warning" not in stderr, stderr
     assert "from ntk import stax" in code[0].source
     acc_cell = next(c for c in code if "gradient_descent_mse_ensemble" in c.source and "results" in c.source)
