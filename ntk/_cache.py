@@ -64,9 +64,6 @@ def clear_caches() -> int:
     return len(clears)
 
 
-__all__ = ["cached", "clear_caches", "register", "registered"]
-
-
 def jax_cache_dir():
     """The on-disk cache of compiled XLA programs shared by the app's processes (and the test
     suite's): NTK_JAX_CACHE, default ~/.cache/ntk-app/jax; None when NTK_JAX_CACHE is 0 or empty."""
@@ -75,3 +72,19 @@ def jax_cache_dir():
 
     path = os.environ.get("NTK_JAX_CACHE", str(Path.home() / ".cache" / "ntk-app" / "jax"))
     return None if not path or path == "0" else path
+
+
+def configure_jax_cache():
+    """Persist every compiled XLA program of this process in `jax_cache_dir()`, unless a
+    compilation cache is configured already (e.g. JAX_COMPILATION_CACHE_DIR). Returns the folder
+    in use, or None."""
+    import jax
+
+    path = jax_cache_dir()
+    if path and not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    return jax.config.jax_compilation_cache_dir or None
+
+
+__all__ = ["cached", "clear_caches", "configure_jax_cache", "jax_cache_dir", "register", "registered"]

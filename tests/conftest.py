@@ -57,17 +57,14 @@ def pytest_collection_modifyitems(config, items):
 
 def _share_compiled_programs():
     """Every test process shares the app's on-disk cache of compiled XLA programs from its start
-    (`ntk.app.prewarm.configure_jax_cache`: NTK_JAX_CACHE, default ~/.cache/ntk-app/jax; 0 turns it
+    (`ntk._cache.configure_jax_cache`: NTK_JAX_CACHE, default ~/.cache/ntk-app/jax; 0 turns it
     off): the xdist workers and the subprocesses they start (Streamlit servers, notebook kernels,
     reference pipelines) inherit it through the environment, so a program compiled once is loaded
     by the others, and a later run reuses the programs of an earlier one. Only compile time
     changes: results never come from this cache. An existing JAX_COMPILATION_CACHE_DIR is kept."""
-    from ntk._cache import jax_cache_dir
+    from ntk._cache import configure_jax_cache
 
-    path = jax_cache_dir()
-    if os.environ.get("JAX_COMPILATION_CACHE_DIR") or not path:
-        return
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = path
-    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-    jax.config.update("jax_compilation_cache_dir", path)  # this process imported jax already
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    path = configure_jax_cache()
+    if path and not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = path
+        os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"

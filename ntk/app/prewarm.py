@@ -9,6 +9,7 @@ from typing import Callable, Optional
 
 import streamlit as st
 
+from .._cache import configure_jax_cache
 from . import cache
 from . import registry as R
 
@@ -45,19 +46,6 @@ def prewarm(pages=None, status: Optional[dict] = None) -> list:
     if status is not None:
         status["finished"] = True
     return done
-
-
-def configure_jax_cache() -> None:
-    """Persist compiled XLA programs across processes in NTK_JAX_CACHE (default
-    ~/.cache/ntk-app/jax; 0 = off), unless a compilation cache is configured already."""
-    import jax
-
-    from .._cache import jax_cache_dir
-
-    path = jax_cache_dir()
-    if path and not jax.config.jax_compilation_cache_dir:
-        jax.config.update("jax_compilation_cache_dir", path)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
 def warm_caches(pages=None, progress: Optional[Callable] = None, presets: str = "none") -> list:
