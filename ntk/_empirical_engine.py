@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from . import _xla
 from ._jaxpr_graph import Graph
 
 tree_map = jax.tree_util.tree_map
@@ -58,7 +59,7 @@ class NtkImplementation(enum.IntEnum):
     NTK_VECTOR_PRODUCTS = 2
     STRUCTURED_DERIVATIVES = 3
 
-_J_CHUNK = 1        # examples per GEMM when forming per-example weight gradients
+_J_CHUNK = 8        # examples per batched GEMM when forming per-example weight gradients
 
 
 # ---------------------------------------------------------------------------------------------
@@ -475,17 +476,39 @@ def _use_A(graph, u, a):
 
 def _weight_grads(graph, u, X, Cj, n_o, chunk):
     """Per-example weight gradients J (N, *o, B, Cc, FW) = sum_p A_p^T C_p of a factored use,
-    from its operands X (N, ...) and cotangent factors Cj (N, *o, B, FA, FW); a loop over chunks
-    of examples (one GEMM each, patches built per chunk)."""
+    from its operands X (N, ...) and cotangent factors Cj (N, *o, B, FA, FW): a loop over
+    contiguous blocks of `chunk` examples (patches built per block, one batched GEMM each)."""
+    n = X.shape[0]
+    x_shape, c_shape = X.shape[1:], Cj.shape[1:]
+    k = int(np.prod(c_shape[:n_o]))
+    b, fa, fw = c_shape[n_o:]
 
-    def one(args):
-        a, c = args
-        A = _use_A(graph, u, a)
-        cs = c.reshape((-1,) + c.shape[n_o:])
-        J = jnp.einsum("bpc,kbpw->kbcw", A, cs)
-        return J.reshape(c.shape[:n_o] + J.shape[1:])
+    def squeeze(v):      # size-1 axes would get layouts that cost a copy at the loop's edges
+        return v.reshape((v.shape[0],) + tuple(d for d in v.shape[1:] if d != 1))
 
-    return lax.map(one, (X, Cj), batch_size=min(chunk, X.shape[0]))
+    def block(a, c):
+        e = a.shape[0]
+        A = jax.vmap(lambda t: _use_A(graph, u, t))(a.reshape((e,) + x_shape))   # (E, B, FA, Cc)
+        if k == 1 and b == 1:     # one output, one group: one plain batched GEMM
+            J = jnp.einsum("epc,epw->ecw", A[:, 0], c.reshape(e, fa, fw))
+        else:
+            J = jnp.einsum("ebpc,ekbpw->ekbcw", A, c.reshape(e, k, b, fa, fw))
+        return squeeze(J)
+
+    e = max(1, min(int(chunk), n))
+    m = n // e
+    Xs, Cs = squeeze(X), squeeze(Cj)
+    parts = []
+    if m:
+        def rows(v):
+            return v[:m * e].reshape((m, e) + v.shape[1:])
+
+        J = lax.map(lambda args: block(*args), (rows(Xs), rows(Cs)))
+        parts.append(J.reshape((m * e,) + J.shape[2:]))
+    if m * e < n:
+        parts.append(block(Xs[m * e:], Cs[m * e:]))
+    J = parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+    return J.reshape((n,) + c_shape[:n_o] + (b, -1, fw))
 
 
 def _use_C(graph, u, c):
@@ -1155,7 +1178,7 @@ def _program(f, cfg, static_key, static_kw, same):
             return ntk_impl(f, params, x1, None if same else x2, trace_axes, diagonal_axes,
                             vmap_axes, impl, budget, chunk, **dyn, **static_kw)
 
-        return jax.jit(fn)
+        return _xla.jit(fn)
 
     if static_key is None:
         return build()
@@ -1361,7 +1384,7 @@ def monte_carlo_kernel_fn(init_fn, apply_fn, key, n_samples, batch_size=0, devic
     takes_rng = _accepts_kwarg(apply_fn, "rng")
     kfn = empirical_kernel_fn(apply_fn, trace_axes, diagonal_axes, vmap_axes, implementation)
 
-    @functools.partial(jax.jit, static_argnames=("get",))
+    @functools.partial(_xla.jit, static_argnames=("get",))
     def one_sample(x1, x2, k, get, kwargs):
         k_init, k_apply = jax.random.split(k)
         _, params = init_fn(k_init, tree_map(lambda a: a.shape, x1))

@@ -373,13 +373,28 @@ def pair_maps(act: Activation, rule=None) -> tuple[PairMap, PairMap]:
 # Parameterised families (neural-tangents' stax activations)
 # ---------------------------------------------------------------------------------------------
 
+def _abrelu_fn(a: float, b: float):
+    """a min(x, 0) + b max(x, 0) as one select, with that formula's derivative: b above 0, a below,
+    (a + b) / 2 at 0 (the convention of jnp.minimum / jnp.maximum, hence of NT's ABRelu). One
+    elementwise pass instead of five on the largest activations of a network."""
+
+    @jax.custom_jvp
+    def fn(x):
+        return jnp.where(x > 0, b * x, a * x)
+
+    @fn.defjvp
+    def _jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        slope = jnp.where(x > 0, b, jnp.where(x < 0, a, 0.5 * (a + b))).astype(t.dtype)
+        return fn(x), slope * t
+
+    return fn
+
+
 def abrelu(a: float, b: float) -> Activation:
     """phi(x) = a min(x, 0) + b max(x, 0) (ReLU: a=0, b=1; leaky ReLU: a=alpha; abs: a=-1)."""
     a, b = float(a), float(b)
-
-    def fn(x):
-        return a * jnp.minimum(x, 0) + b * jnp.maximum(x, 0)
-
+    fn = _abrelu_fn(a, b)
     return Activation("abrelu", fn, *_abrelu_maps(a, b), params=(("a", a), ("b", b)))
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from . import _empirical_engine as E
 from . import _health as H
 from . import _validate as V
+from . import _xla
 from ._blocks import blocked_pairwise, to_jax
 from .nets import MLP, as_apply_fn
 
@@ -384,7 +385,7 @@ def _block_fn(f, impl, trace_axes, vmap_axes):
     def fn(a, b, params):
         return (E.ntk_impl(f, params, a, b, trace_axes, (), vmap_axes, impl),)
 
-    jf = jax.jit(fn)
+    jf = _xla.jit(fn)
     if key is not None:
         _BLOCK_FNS[key] = jf
         while len(_BLOCK_FNS) > 64:

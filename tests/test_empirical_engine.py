@@ -268,6 +268,25 @@ def test_structured_paths_and_fallbacks():
     assert ntk.estimate_cost(f, p, x1).flops == min(flops.values())
 
 
+@pytest.mark.parametrize("n1,n2", [(11, 9), (16, None)])
+def test_weight_gradients_in_blocks(n1, n2):
+    """Per-example weight gradients are formed in blocks of `_J_CHUNK` examples: batches larger
+    than a block, with and without a partial last block, on a grouped conv with several outputs."""
+    from ntk import _empirical_engine as engine
+
+    f, make, shape = EM.MODELS["cnn"]
+    rng = np.random.default_rng(5)
+    p = {k: jnp.asarray(v) for k, v in make(rng).items()}
+    x1 = jnp.asarray(rng.standard_normal((n1,) + shape))
+    x2 = None if n2 is None else jnp.asarray(rng.standard_normal((n2,) + shape))
+    assert n1 > engine._J_CHUNK
+    whys = [r["why"] for r in ntk.estimate_cost(f, p, x1, x2, method="structured").paths]
+    assert any("per-example weight gradient" in w for w in whys), whys
+    for tr in ((), (-1,)):
+        fn = ntk.empirical_ntk_fn(f, trace_axes=tr, vmap_axes=0, implementation=3)
+        assert_close(fn(x1, x2, p), jacrev_kernel(f, p, x1, x2, tr), **TOL)
+
+
 # ---------------------------------------------------------------------------------------------
 # NT surface: nngp, kernel_fn, Monte Carlo, kwargs
 # ---------------------------------------------------------------------------------------------
