@@ -49,7 +49,7 @@ class _Tuned:
         try:
             return self._tuned(*args, **kwargs)
         except ValueError as e:
-            if "top-level" not in str(e):
+            if "compiler_options" not in str(e):   # "only on top-level jax.jit"
                 raise
         return self._plain(*args, **kwargs)
 
