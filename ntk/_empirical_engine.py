@@ -496,18 +496,16 @@ def _weight_grads(graph, u, X, Cj, n_o, chunk):
         return squeeze(J)
 
     e = max(1, min(int(chunk), n))
-    m = n // e
+    m = n // e                                   # full blocks (m >= 1), then a partial one
     Xs, Cs = squeeze(X), squeeze(Cj)
-    parts = []
-    if m:
-        def rows(v):
-            return v[:m * e].reshape((m, e) + v.shape[1:])
 
-        J = lax.map(lambda args: block(*args), (rows(Xs), rows(Cs)))
-        parts.append(J.reshape((m * e,) + J.shape[2:]))
+    def rows(v):
+        return v[:m * e].reshape((m, e) + v.shape[1:])
+
+    J = lax.map(lambda args: block(*args), (rows(Xs), rows(Cs)))
+    J = J.reshape((m * e,) + J.shape[2:])
     if m * e < n:
-        parts.append(block(Xs[m * e:], Cs[m * e:]))
-    J = parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+        J = jnp.concatenate([J, block(Xs[m * e:], Cs[m * e:])])
     return J.reshape((n,) + c_shape[:n_o] + (b, -1, fw))
 
 
