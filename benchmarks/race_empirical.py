@@ -478,8 +478,8 @@ def report(mlp, cnn, machine, ref_desc, loads, total_s, rounds=ROUNDS):
           "(`ntk._xla`: XLA's YNN library, jax >= 0.7, runs a standalone convolution on one thread). "
           "The convolutions run near the GEMM rate; the per-example weight-gradient GEMMs, whose "
           "contraction is one example's 256 output positions, reach about half of it in every dot "
-          "library this XLA offers (YNN, Eigen, XNNPACK: 85-120 GFLOP/s measured for this shape on this "
-          "machine; the rate above is this run's)."]
+          "library this XLA offers (YNN, Eigen and XNNPACK were all within 85-125 GFLOP/s for this shape "
+          "when compared on this machine; the rate above is this run's)."]
     L += ["", f"Total run time of `benchmarks/race_empirical.py`: {total_s / 60:.1f} min."]
     return "\n".join(L), targets
 

@@ -15,6 +15,8 @@ BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _load(name):
+    """benchmarks/<name>.py as a module; sys.path is left as it was (the race script adds its folder)."""
+    saved = list(sys.path)
     sys.path.insert(0, BENCH)
     try:
         spec = importlib.util.spec_from_file_location(name, os.path.join(BENCH, f"{name}.py"))
@@ -22,7 +24,7 @@ def _load(name):
         spec.loader.exec_module(mod)
         return mod
     finally:
-        sys.path.remove(BENCH)
+        sys.path[:] = saved
 
 
 def test_cnn_useful_flops_by_hand():
